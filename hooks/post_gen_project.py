@@ -1,0 +1,72 @@
+"""Prune what the answers exclude, then verify the generated layout; fail loudly.
+
+Runs as cookiecutter's post-generation hook (rendered first, so it holds no template
+syntax but the one context line) and as a copier task (unrendered; context as JSON in
+argv[1], template folder in argv[2]). The working directory is the generated project.
+copier also runs its tasks in two temporary copies and in the project on every update,
+so everything here is idempotent, and the strict layout check runs only on a fresh copy:
+on update the project holds the team's own files.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+UNDER_COPIER = len(sys.argv) > 2
+UPDATING = os.environ.get("COPIER_OPERATION") == "update"
+
+
+def load_context() -> tuple[dict, Path]:
+    if UNDER_COPIER:
+        return json.loads(sys.argv[1]), Path(sys.argv[2])
+    context = json.loads(r"""{{ cookiecutter | tojson }}""")  # rendered by cookiecutter
+    # _repo_dir is the path as typed; a relative one is relative to the caller's folder.
+    return context, Path(os.environ.get("PWD", "."), context["_repo_dir"]).resolve()
+
+
+def template_version(template: Path) -> str | None:
+    try:
+        return subprocess.run(
+            ["git", "-C", str(template), "describe", "--tags", "--always"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None  # not a git checkout: there is nothing to update from
+
+
+def write_copier_answers(context: dict, template: Path) -> None:
+    """cookiecutter only: record the answers so `copier update` works here too."""
+    source = context.get("_template") or ""
+    if ":" not in source and not os.path.isabs(source):
+        source = str(template)  # a relative path would not resolve from the project
+    record = {"_src_path": source}
+    version = template_version(template)
+    if version:
+        record["_commit"] = version
+    record.update({k: v for k, v in context.items() if not k.startswith("_")})
+    Path(".copier-answers.yml").write_text(
+        "# Changes here will be overwritten by Copier; NEVER EDIT MANUALLY\n"
+        + yaml.safe_dump(record, allow_unicode=True, default_flow_style=False, sort_keys=True),
+        encoding="utf-8",
+    )
+
+
+context, template = load_context()
+sys.path.insert(0, str(template / "hooks"))
+import layout  # noqa: E402  (found through the template folder)
+import yaml  # noqa: E402  (both engines depend on PyYAML)
+
+selection = layout.select(context)
+layout.prune(Path.cwd(), selection)
+if not UNDER_COPIER:
+    write_copier_answers(context, template)
+if not UPDATING:
+    problems = layout.verify(Path.cwd(), selection)
+    if problems:
+        print("twelve-template: the generated project is broken:", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        sys.exit(1)
+    print(f"\nGenerated {context['project_name']}. Next: cd into it, then bin/setup and bin/dev.")
