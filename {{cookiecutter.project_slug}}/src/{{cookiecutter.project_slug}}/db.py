@@ -1,0 +1,67 @@
+"""Database access: SQLAlchemy engines built from DATABASE_URL-style URLs.
+
+A backing service is attached by URL (twelve-factor IV): `sqlite:///var/db.sqlite3` for
+local use with nothing installed, `postgresql://user:pass@host/db` in production. Users
+write plain URLs; the drivers (psycopg, aiosqlite) are chosen here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Column, DateTime, Engine, MetaData, String, Table, Text, create_engine
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# Server-side sessions of the database session store.
+sessions = Table(
+    "sessions",
+    metadata,
+    # SHA-256 (hex) of the session ID: a leaked table does not leak live session IDs.
+    Column("key", String(64), primary_key=True),
+    Column("data", Text, nullable=False),  # JSON only, never pickle
+    Column("created_at", DateTime(timezone=True), nullable=False),  # for the absolute max age
+    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),  # idle expiry
+)
+
+SCHEMES = ("sqlite", "postgresql", "postgres")
+_SYNC_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
+_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
+
+
+def _with_driver(url: str, drivers: dict[str, str]) -> URL:
+    parsed = make_url(url)
+    backend = "postgresql" if parsed.get_backend_name() == "postgres" else parsed.get_backend_name()
+    if backend not in drivers:
+        raise ValueError(f"unsupported database scheme {backend!r}; use sqlite or postgresql")
+    if backend == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    return parsed.set(drivername=drivers[backend])
+
+
+def sync_url(url: str) -> URL:
+    """The URL with the driver the synchronous tools (alembic, admin tasks) use."""
+    return _with_driver(url, _SYNC_DRIVERS)
+
+
+def async_url(url: str) -> URL:
+    """The URL with the driver the web process uses."""
+    return _with_driver(url, _ASYNC_DRIVERS)
+
+
+def create_sync_engine(url: str) -> Engine:
+    return create_engine(sync_url(url), pool_pre_ping=True)
+
+
+def create_async_db_engine(url: str) -> AsyncEngine:
+    return create_async_engine(async_url(url), pool_pre_ping=True)
