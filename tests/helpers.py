@@ -6,8 +6,10 @@ folders in the output folder), and every project lands in a pytest temp folder.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -30,13 +32,31 @@ DEFAULTS: dict[str, Any] = {
 }
 DEFAULTS["project_slug"] = "my_service"
 
+
+
+def _pyenv_version() -> str | None:
+    """Make every pyenv-installed CPython 3 visible (python3.12, python3.13, ...).
+
+    uv finds interpreters by name on PATH; pyenv's shims only answer for the versions in
+    PYENV_VERSION, which pyenv narrows to one when it runs `uv` through its own shim.
+    """
+    try:
+        listed = subprocess.run(
+            ["pyenv", "versions", "--bare"], capture_output=True, text=True, check=True
+        ).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        return os.environ.get("PYENV_VERSION")
+    cpythons = [v for v in listed if re.fullmatch(r"3\.\d+\.\d+", v)]
+    current = os.environ.get("PYENV_VERSION", "").split(":")
+    return ":".join(dict.fromkeys([*filter(None, current), *reversed(cpythons)]))
+
+
 # Generated projects pick their interpreter from .python-version; never download one.
-PROJECT_ENV = {
-    **os.environ,
-    "UV_PYTHON_DOWNLOADS": "never",
-    "PYENV_VERSION": os.environ.get("PYENV_VERSION", "3.11.7:3.12.1:3.13.0"),
-}
+PROJECT_ENV = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
 PROJECT_ENV.pop("VIRTUAL_ENV", None)  # the template's own venv is not the project's
+PYENV_VERSION = _pyenv_version()
+if PYENV_VERSION:
+    PROJECT_ENV["PYENV_VERSION"] = PYENV_VERSION
 
 
 def render_cookiecutter(out: Path, data: dict[str, Any] | None = None) -> Path:
@@ -91,3 +111,30 @@ def run(cmd: list[str], cwd: Path, **kwargs: Any) -> subprocess.CompletedProcess
 def sync(project: Path) -> None:
     """Create the project's virtualenv from its lock, as bin/setup does."""
     run(["uv", "sync", "--locked", "--quiet"], project)
+
+
+def _pairs(case: dict[str, Any]) -> set[tuple[tuple[str, Any], tuple[str, Any]]]:
+    items = sorted(case.items())
+    return {(a, b) for i, a in enumerate(items) for b in items[i + 1 :]}
+
+
+def option_cases() -> list[dict[str, Any]]:
+    """Every combination of the answers that change which files exist (12), with the
+    answers that only change contents spread over them so that every pair of values of
+    any two options appears at least once (a covering array of strength 2)."""
+    file_options = {"with_worker": (False, True), "ci": answers.CHOICES["ci"],
+                    "with_kubernetes": (False, True)}
+    content_options = {"python_version": answers.CHOICES["python_version"],
+                       "license": answers.CHOICES["license"]}
+    content_values = list(itertools.product(*content_options.values()))
+    covered: set[tuple[tuple[str, Any], tuple[str, Any]]] = set()
+    cases = []
+    for values in itertools.product(*file_options.values()):
+        base = dict(zip(file_options, values, strict=True))
+        best = max(
+            (dict(base, **dict(zip(content_options, c, strict=True))) for c in content_values),
+            key=lambda case: len(_pairs(case) - covered),
+        )
+        covered |= _pairs(best)
+        cases.append(best)
+    return cases

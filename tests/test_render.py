@@ -1,0 +1,61 @@
+"""Both engines render the same project for every option combination that matters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from helpers import (
+    ANSWERS_FILE,
+    DEFAULTS,
+    layout,
+    option_cases,
+    render_cookiecutter,
+    render_copier,
+    tree,
+)
+
+# Names that must survive TOML, YAML, JSON, Python, shell and Markdown unharmed.
+AWKWARD_TEXT = {
+    "project_name": "Café O'Neil \"Q\" <x>: y & $(rm -rf ~) `id` \\ 日本",
+    "project_slug": "cafe_service",
+    "description": "Says \"hi\" \\ bye; {braces} 'quotes' #hash % percent",
+    "author_name": "Zoë D'Arcy \\ \"Z\"",
+    "author_email": "zoe+tag@example.co.uk",
+}
+CASES = {
+    "-".join(f"{k}={v}" for k, v in case.items()): case for case in option_cases()
+} | {"awkward-text": AWKWARD_TEXT}
+
+
+def answers_record(project: Path) -> dict[str, Any]:
+    record = yaml.safe_load((project / ANSWERS_FILE).read_text(encoding="utf-8"))
+    return {k: v for k, v in record.items() if k not in ("_commit", "_src_path")}
+
+
+@pytest.mark.parametrize("data", CASES.values(), ids=CASES.keys())
+def test_engines_render_identical_projects(tmp_path: Path, data: dict[str, Any]) -> None:
+    by_cookiecutter = render_cookiecutter(tmp_path / "cc", data)
+    by_copier = render_copier(tmp_path / "copier" / by_cookiecutter.name, data)
+
+    cookiecutter_tree = tree(by_cookiecutter)
+    assert cookiecutter_tree == tree(by_copier)
+    assert answers_record(by_cookiecutter) == answers_record(by_copier)
+    answers = {**DEFAULTS, **data}
+    assert answers_record(by_copier) == answers
+    assert layout.verify(by_copier, layout.select(answers)) == []
+
+
+def test_rendering_is_deterministic(tmp_path: Path) -> None:
+    first = render_cookiecutter(tmp_path / "first")
+    second = render_cookiecutter(tmp_path / "second")
+    assert tree(first) == tree(second)
+
+
+def test_cookiecutter_projects_record_their_template(tmp_path: Path) -> None:
+    project = render_cookiecutter(tmp_path / "cc")
+    record = yaml.safe_load((project / ANSWERS_FILE).read_text(encoding="utf-8"))
+    assert Path(record["_src_path"]).is_absolute()
+    assert Path(record["_src_path"], "copier.yml").is_file()
