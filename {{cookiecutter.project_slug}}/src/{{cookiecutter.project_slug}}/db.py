@@ -9,7 +9,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Column, DateTime, Engine, MetaData, String, Table, Text, create_engine
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+)
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -32,6 +44,25 @@ sessions = Table(
     Column("data", Text, nullable=False),  # JSON only, never pickle
     Column("created_at", DateTime(timezone=True), nullable=False),  # for the absolute max age
     Column("expires_at", DateTime(timezone=True), nullable=False, index=True),  # idle expiry
+)
+
+# The background job queue (src/<package>/worker.py). The table exists in every project, so
+# turning a worker on later needs no migration. A job is claimed by setting status=running
+# and a lease (locked_until); a worker that dies mid-job leaves a lease that runs out, and
+# the job is claimed again: jobs must be safe to run twice (twelve-factor IX).
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("payload", Text, nullable=False),  # JSON
+    Column("status", String(16), nullable=False),  # queued, running, done, failed
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("locked_until", DateTime(timezone=True), nullable=True),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("error", Text, nullable=True),
+    Index("ix_jobs_status_id", "status", "id"),
 )
 
 SCHEMES = ("sqlite", "postgresql", "postgres")
