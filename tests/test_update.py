@@ -1,0 +1,351 @@
+"""`copier update` keeps generated projects current, whichever engine made them (issue 7).
+
+The release tests work on a throwaway git repository of the committed template (a
+release is a commit, so uncommitted edits of the work tree stay out), tagged v1. A
+project is generated from v1 by cookiecutter (pinned with --checkout, as docs/updating.md
+tells users) or by copier, committed, and edited by "the team". The template then changes
+the ways releases do (a changed file, a new file, a new question, a file moved with a
+migration) and is tagged v2; `copier update` must merge all of it and keep the team's
+work. v3 then edits the line the team edited: the project's bin/update must say so.
+Nothing touches $HOME: it points at a temporary folder for every step.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import copier
+import pytest
+import yaml
+from cookiecutter.main import cookiecutter
+from helpers import ANSWERS_FILE, TEMPLATE, layout, render_copier, tree
+from packaging.version import InvalidVersion, Version
+
+pytestmark = pytest.mark.xdist_group("update")
+
+ROOT = "{{cookiecutter.project_slug}}"  # the template folder of both engines
+DATA = {"project_name": "Demo Service"}
+SLUG = "demo_service"
+ENGINES = ["cookiecutter", "copier"]
+GENERATED_MESSAGE = "Next: cd into it"  # printed by the post-gen hook on copy only
+
+NOTES = "# Notes for {{ cookiecutter.project_name }}\n\n" + "".join(
+    f"Paragraph {n}.\n" for n in range(1, 7)
+)
+TEAM_README_LINE = "Local note kept by the team.\n"
+TEAM_NOTES_LINE = "Team line.\n"
+V2_README_LINE = "Release two line for {{ cookiecutter.project_slug }}.\n"
+V3_README_LINE = "Release three footer.\n"
+MIGRATION = """\
+  - version: v2
+    command: ["{{ _copier_python }}", "{{ _copier_conf.src_path }}/hooks/migrate.py",
+              "{{ cookiecutter | tojson }}", "{{ _copier_conf.src_path }}",
+              rename, NOTES.md, docs/NOTES.md]
+"""
+CONFLICT_MARKERS = ("<<<<<<< ", ">>>>>>> ")
+
+
+@pytest.fixture(autouse=True)
+def no_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """git, copier and cookiecutter see an empty home and a fixed git identity."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for role in ("AUTHOR", "COMMITTER"):
+        monkeypatch.setenv(f"GIT_{role}_NAME", "Template Tests")
+        monkeypatch.setenv(f"GIT_{role}_EMAIL", "tests@example.invalid")
+    monkeypatch.delenv("COPIER_OPERATION", raising=False)
+
+
+def git(cwd: Path, *args: str) -> str:
+    result = subprocess.run(
+        ["git", "-c", "init.defaultBranch=main", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, f"git {' '.join(args)} in {cwd}:\n{result.stderr}"
+    return result.stdout
+
+
+def commit_all(repo: Path, message: str) -> None:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--no-verify", "-m", message)
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace one anchor in a template file; fail clearly when the anchor moved."""
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{path.name} no longer contains {old!r}: update this test"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def append(path: Path, text: str) -> None:
+    with path.open("a", encoding="utf-8") as file:
+        file.write(text)
+
+
+# --- the throwaway template and its releases -------------------------------------------
+
+
+def committed_template(tmp_path: Path) -> Path:
+    """A fresh git repository holding the template's last commit, without its tags."""
+    repo = tmp_path / "template"
+    archive = subprocess.run(
+        ["git", "archive", "HEAD"], cwd=TEMPLATE, capture_output=True, check=True
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(repo, filter="data")
+    git(repo, "init", "-q")
+    commit_all(repo, "The template as committed")
+    return repo
+
+
+def release_v1(tmp_path: Path) -> Path:
+    """The committed template plus a notes file (moved in v2), tagged v1."""
+    repo = committed_template(tmp_path)
+    (repo / ROOT / "NOTES.md").write_text(NOTES, encoding="utf-8")
+    edit(repo / "hooks" / "layout.yml", "always:\n", "always:\n  - NOTES.md\n")
+    commit_all(repo, "v1")
+    git(repo, "tag", "v1")
+    return repo
+
+
+def add_question(repo: Path, name: str, default: str) -> None:
+    """A new question with a default, declared for both engines."""
+    path = repo / "cookiecutter.json"
+    questions = json.loads(path.read_text(encoding="utf-8"))
+    first_private = next(i for i, key in enumerate(questions) if key.startswith("_"))
+    items = list(questions.items())
+    items.insert(first_private, (name, default))
+    path.write_text(json.dumps(dict(items), indent=2, ensure_ascii=False) + "\n")
+    question = f"{name}:\n  type: str\n  default: {json.dumps(default)}\n\n"
+    edit(repo / "copier.yml", "\ncookiecutter:\n", f"\n{question}cookiecutter:\n")
+    edit(repo / "copier.yml", "    __year:", f"    {name}: {{{{ {name} | tojson }}}}\n    __year:")
+
+
+def add_migration(repo: Path) -> None:
+    copier_yml = repo / "copier.yml"
+    text = copier_yml.read_text(encoding="utf-8")
+    if "\n_migrations: []\n" in text:
+        edit(copier_yml, "\n_migrations: []\n", f"\n_migrations:\n{MIGRATION}")
+    elif "\n_migrations:\n" in text:
+        edit(copier_yml, "\n_migrations:\n", f"\n_migrations:\n{MIGRATION}")
+    else:
+        append(copier_yml, f"_migrations:\n{MIGRATION}")
+
+
+def release_v2(repo: Path) -> None:
+    """A changed file, a new file with a new question, and a file moved by a migration."""
+    project = repo / ROOT
+    readme = project / "README.md"
+    title, rest = readme.read_text(encoding="utf-8").split("\n", 1)
+    readme.write_text(f"{title}\n{V2_README_LINE}{rest}", encoding="utf-8")
+    add_question(repo, "support_url", "https://support.example.invalid/")
+    (project / "docs").mkdir()
+    (project / "docs" / "support.md").write_text("Support: {{ cookiecutter.support_url }}\n")
+    git(repo, "mv", f"{ROOT}/NOTES.md", f"{ROOT}/docs/NOTES.md")
+    edit(project / "docs" / "NOTES.md", "Paragraph 1.\n", "Paragraph 1, revised in v2.\n")
+    edit(
+        repo / "hooks" / "layout.yml",
+        "  - NOTES.md\n",
+        "  - docs/NOTES.md\n  - docs/support.md\n",
+    )
+    add_migration(repo)
+    commit_all(repo, "v2")
+    git(repo, "tag", "v2")
+
+
+def release_v3(repo: Path) -> None:
+    """Adds a line where the team added theirs: a same-line conflict."""
+    append(repo / ROOT / "README.md", V3_README_LINE)
+    commit_all(repo, "v3")
+    git(repo, "tag", "v3")
+
+
+# --- generating and updating -----------------------------------------------------------
+
+
+def generate(engine: str, repo: Path, tmp_path: Path, ref: str) -> Path:
+    """A project from the template at `ref`, committed to its own git repository."""
+    if engine == "copier":
+        project = tmp_path / "project" / SLUG
+        copier.run_copy(
+            str(repo), project, data=DATA, vcs_ref=ref, defaults=True, unsafe=True, quiet=True
+        )
+    else:
+        out = tmp_path / "project"
+        out.mkdir()
+        config = tmp_path / "cookiecutterrc.yml"  # clones and replays out of $HOME
+        config.write_text(
+            f"cookiecutters_dir: {json.dumps(str(tmp_path / 'cc-clones'))}\n"
+            f"replay_dir: {json.dumps(str(tmp_path / 'cc-replay'))}\n"
+        )
+        # A release is pinned with --checkout, which needs a repository URL; HEAD is
+        # the local folder as it is.
+        pinned = ref != "HEAD"
+        project = Path(
+            cookiecutter(
+                f"git+{repo.as_uri()}" if pinned else str(repo),
+                checkout=ref if pinned else None,
+                no_input=True,
+                extra_context=DATA,
+                output_dir=str(out),
+                config_file=str(config),
+            )
+        )
+    git(project, "init", "-q")
+    commit_all(project, "Generated")
+    return project
+
+
+def answers(project: Path) -> dict[str, Any]:
+    record: dict[str, Any] = yaml.safe_load((project / ANSWERS_FILE).read_text())
+    return record
+
+
+def leftovers(project: Path) -> list[str]:
+    """Files with conflict markers, and *.rej files, anywhere in the project."""
+    found = []
+    for rel in layout.project_files(project):
+        path = project / rel
+        lines = path.read_bytes().decode("utf-8", errors="replace").splitlines()
+        if rel.endswith(".rej") or any(line.startswith(CONFLICT_MARKERS) for line in lines):
+            found.append(rel)
+    return found
+
+
+def bin_update(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The project's bin/update, with this suite's copier first on PATH."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.run(
+        [str(project / "bin" / "update"), *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+
+# --- the tests ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_update_merges_a_release_and_keeps_the_teams_work(
+    tmp_path: Path, engine: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    repo = release_v1(tmp_path)
+    project = generate(engine, repo, tmp_path, "v1")
+    assert GENERATED_MESSAGE in capfd.readouterr().out  # one-time message on copy
+    assert answers(project)["_commit"] == "v1"
+    append(project / "README.md", TEAM_README_LINE)
+    append(project / "NOTES.md", TEAM_NOTES_LINE)
+    (project / "ops").mkdir()
+    (project / "ops" / "runbook.md").write_text("Not in the template's layout.\n")
+    commit_all(project, "Team edits")
+
+    release_v2(repo)
+    copier.run_update(project, defaults=True, overwrite=True, unsafe=True, quiet=True)
+
+    # The hooks ran for the update (prune) but did no copy-only work: no layout check
+    # (it would refuse ops/runbook.md) and no "next steps" message.
+    assert GENERATED_MESSAGE not in capfd.readouterr().out
+    assert (project / "ops" / "runbook.md").is_file()
+    assert not (project / "src" / SLUG / "worker.py").exists()
+    record = answers(project)
+    assert record["_commit"] == "v2"
+    assert record["support_url"] == "https://support.example.invalid/"
+    readme = (project / "README.md").read_text()
+    assert f"Release two line for {SLUG}.\n" in readme
+    assert readme.endswith(TEAM_README_LINE)
+    assert (project / "docs" / "support.md").read_text() == (
+        "Support: https://support.example.invalid/\n"
+    )
+    assert not (project / "NOTES.md").exists()
+    notes = (project / "docs" / "NOTES.md").read_text()
+    assert notes.startswith("# Notes for Demo Service\n")
+    assert "Paragraph 1, revised in v2.\n" in notes
+    assert notes.endswith(TEAM_NOTES_LINE)
+    assert leftovers(project) == []
+
+    # v3 edits the line the team edited: bin/update must not report success.
+    commit_all(project, "Update to v2")
+    release_v3(repo)
+    (project / "scratch.txt").write_text("uncommitted\n")
+    refused = bin_update(project, "--defaults")
+    assert refused.returncode == 1
+    assert "commit or stash" in refused.stderr and "scratch.txt" in refused.stderr
+    assert answers(project)["_commit"] == "v2"
+    (project / "scratch.txt").unlink()
+
+    conflicted = bin_update(project, "--defaults")
+    assert conflicted.returncode == 1, conflicted.stdout + conflicted.stderr
+    assert "conflicts with your changes in:\n  README.md\n" in conflicted.stderr
+    assert answers(project)["_commit"] == "v3"
+
+
+def test_bin_update_reports_rejected_hunks_and_a_clean_merge(tmp_path: Path) -> None:
+    repo = release_v1(tmp_path)
+    project = generate("copier", repo, tmp_path, "v1")
+    append(project / "README.md", TEAM_README_LINE)
+    commit_all(project, "Team edit")
+    release_v2(repo)
+
+    merged = bin_update(project, "--defaults", "--vcs-ref", "v2")
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    assert "merged cleanly" in merged.stdout
+    assert answers(project)["_commit"] == "v2"
+
+    commit_all(project, "Update to v2")
+    release_v3(repo)
+    rejected = bin_update(project, "--defaults", "--conflict", "rej")
+    assert rejected.returncode == 1, rejected.stdout + rejected.stderr
+    assert "  ./README.md.rej\n" in rejected.stderr
+
+
+def release_tags() -> list[str]:
+    """The template checkout's release tags (v + PEP 440), oldest first."""
+    tags = []
+    for tag in git(TEMPLATE, "tag", "--list", "v*").split():
+        try:
+            tags.append((Version(tag[1:]), tag))
+        except InvalidVersion:
+            continue
+    return [tag for _, tag in sorted(tags)]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_update_from_the_latest_release_to_head_is_clean(tmp_path: Path, engine: str) -> None:
+    """What CI guards for every change: projects of the last release can take HEAD."""
+    tags = release_tags()
+    if not tags:
+        shallow = git(TEMPLATE, "rev-parse", "--is-shallow-repository").strip() == "true"
+        if os.environ.get("CI") == "true" and shallow:
+            pytest.fail("a shallow clone hides release tags: fetch the full history on CI")
+        pytest.skip("no release tag v* in this checkout yet: nothing to upgrade from")
+    project = generate(engine, TEMPLATE, tmp_path, tags[-1])
+    copier.run_update(project, vcs_ref="HEAD", defaults=True, overwrite=True, unsafe=True)
+    assert leftovers(project) == []
+    fresh = render_copier(tmp_path / "fresh", DATA)  # HEAD, as copier renders it
+    assert tree(project) == tree(fresh)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_update_without_template_changes_changes_nothing(tmp_path: Path, engine: str) -> None:
+    """The hooks are idempotent on update: the real template, HEAD to HEAD, is a no-op."""
+    project = generate(engine, committed_template(tmp_path), tmp_path, "HEAD")
+    before = tree(project)
+    copier.run_update(project, vcs_ref="HEAD", defaults=True, overwrite=True, unsafe=True)
+    assert tree(project) == before
+    assert git(project, "status", "--porcelain", "--", ".", f":!{ANSWERS_FILE}") == ""
