@@ -1,0 +1,129 @@
+"""Configuration: environment variables only, validated once at start-up (twelve-factor III).
+
+Every setting is its own variable; there is no named-environment switch. A process calls
+`load_settings()` before it does anything else (before binding a port, before touching a
+backing service): it returns the validated `Settings`, or exits non-zero with one message
+that names every bad or missing variable and never shows a value.
+
+`.env` is a local convenience: when a `.env` file sits at the project root (bin/setup
+writes one from `.env.example`), its values fill in variables that the environment does
+not set. Real environment variables always win. Production sets real variables and has no
+`.env` (it is git-ignored and never shipped in a build).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# src/<package>/config.py -> the project root, where bin/setup writes .env. An installed
+# (non-editable) package finds no .env there, which is right: production has none.
+ENV_FILE = Path(__file__).resolve().parents[2] / ".env"
+
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
+SESSION_STORE_SCHEMES = ("redis", "rediss", "memcached", *DATABASE_SCHEMES)
+
+
+def _check_url(url: str, schemes: tuple[str, ...]) -> str:
+    """Accept a URL with one of `schemes`; the error message never contains the URL."""
+    allowed = ", ".join(f"{s}:///path" if s == "sqlite" else f"{s}://" for s in schemes)
+    expected = f"must be a URL starting with one of {allowed}"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parses the port, raising ValueError when it is not a number
+    except ValueError:
+        raise ValueError(f"is not a valid URL; {expected}") from None
+    if parts.scheme not in schemes:
+        raise ValueError(expected)
+    if parts.scheme == "sqlite":
+        if parts.netloc or not parts.path.strip("/"):
+            raise ValueError("a SQLite URL is sqlite:///relative/path or sqlite:////absolute/path")
+    elif not (parts.hostname or parts.path.strip("/")):
+        raise ValueError(f"names no host; {expected}")
+    return url
+
+
+def _database_url(url: str) -> str:
+    return _check_url(url, DATABASE_SCHEMES)
+
+
+def _session_store_url(url: str) -> str:
+    return _check_url(url, SESSION_STORE_SCHEMES)
+
+
+def _secret_key(key: SecretStr) -> SecretStr:
+    if len(key.get_secret_value()) < 32:
+        raise ValueError("must be at least 32 characters (bin/setup generates one)")
+    return key
+
+
+class Settings(BaseSettings):
+    """The service's whole configuration; field `foo_bar` is read from `FOO_BAR`."""
+
+    model_config = SettingsConfigDict(
+        env_file=ENV_FILE,
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,  # `SECRET_KEY=` counts as unset, not as an empty key
+        extra="ignore",  # .env may hold variables for other tools (honcho, Docker)
+        frozen=True,
+        hide_input_in_errors=True,  # pydantic would echo values (secrets) in its errors
+    )
+
+    port: int = Field(default=8000, ge=1, le=65535)
+    web_concurrency: int = Field(default=2, ge=1, le=64)
+    # repr=False: a logged or printed Settings never shows secrets or passwords in URLs.
+    secret_key: Annotated[SecretStr, AfterValidator(_secret_key)]
+    database_url: Annotated[str, AfterValidator(_database_url)] = Field(repr=False)
+    session_store_url: Annotated[str, AfterValidator(_session_store_url)] = Field(repr=False)
+    session_ttl_seconds: int = Field(default=1_209_600, ge=60)  # idle expiry: 14 days
+    session_max_age_seconds: int = Field(default=2_592_000, ge=60)  # absolute cap: 30 days
+    session_cookie_secure: bool = True
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upper_log_level(cls, data: object) -> object:
+        if isinstance(data, dict) and isinstance(data.get("log_level"), str):
+            data["log_level"] = data["log_level"].upper()
+        return data
+
+    @model_validator(mode="after")
+    def _max_age_covers_ttl(self) -> Settings:
+        if self.session_max_age_seconds < self.session_ttl_seconds:
+            raise ValueError(
+                "SESSION_MAX_AGE_SECONDS must be at least SESSION_TTL_SECONDS "
+                "(the absolute cap cannot be shorter than the idle expiry)"
+            )
+        return self
+
+
+def env_var(field: str) -> str:
+    """The environment variable a settings field is read from."""
+    return field.upper()
+
+
+def describe_errors(error: ValidationError) -> str:
+    """One message naming every bad variable by its environment name, without values."""
+    lines = []
+    for item in error.errors(include_input=False, include_url=False):
+        if item["loc"]:
+            name = env_var(str(item["loc"][0]))
+            reason = "is required but not set" if item["type"] == "missing" else item["msg"]
+        else:  # a rule across several variables; its message names them
+            name, reason = "configuration", item["msg"]
+        lines.append(f"  {name}: {reason.removeprefix('Value error, ')}")
+    return "Invalid configuration; fix these environment variables:\n" + "\n".join(lines)
+
+
+def load_settings(env_file: Path | None = ENV_FILE) -> Settings:
+    """Validated settings, or exit(2) with every problem listed (values never shown)."""
+    try:
+        return Settings(_env_file=env_file)  # type: ignore[call-arg]
+    except ValidationError as error:
+        print(describe_errors(error), file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
