@@ -10,12 +10,15 @@ on update the project holds the team's own files.
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 UNDER_COPIER = len(sys.argv) > 2
 UPDATING = os.environ.get("COPIER_OPERATION") == "update"
+# `git describe --tags --always` past a tag (v0.1.0-3-gabc1234), or with no tag at all.
+UNRELEASED = re.compile(r"(.+-[0-9]+-g)?[0-9a-f]{7,40}")
 
 
 def load_context() -> tuple[dict, Path]:
@@ -36,6 +39,24 @@ def template_version(template: Path) -> str | None:
         return None  # not a git checkout: there is nothing to update from
 
 
+def warn_if_unreleased(version: str | None) -> None:
+    """cookiecutter renders the default branch, copier updates to release tags: say so."""
+    if version is None:
+        problem = "the template is not a git checkout, so copier update cannot find it"
+    elif UNRELEASED.fullmatch(version):
+        problem = (
+            f"made from {version}, not a release tag: a plain copier update refuses "
+            "to go back to an older release; use --vcs-ref HEAD until a newer one is out"
+        )
+    else:
+        return
+    print(
+        f"twelve-template: {problem}. Generate from a release instead: "
+        "cookiecutter --checkout vX.Y.Z <template repository> (docs/updating.md).",
+        file=sys.stderr,
+    )
+
+
 def write_copier_answers(context: dict, template: Path) -> None:
     """cookiecutter only: record the answers so `copier update` works here too."""
     source = context.get("_template") or ""
@@ -45,6 +66,7 @@ def write_copier_answers(context: dict, template: Path) -> None:
     version = template_version(template)
     if version:
         record["_commit"] = version
+    warn_if_unreleased(version)
     record.update({k: v for k, v in context.items() if not k.startswith("_")})
     Path(".copier-answers.yml").write_text(
         "# Changes here will be overwritten by Copier; NEVER EDIT MANUALLY\n"
