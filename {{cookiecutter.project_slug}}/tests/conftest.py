@@ -27,6 +27,8 @@ import pytest
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+from {{ cookiecutter.project_slug }}.db import create_sync_engine, metadata, sessions
+
 STARTUP_TIMEOUT = 30.0  # seconds; generous for a loaded 2-core CI machine
 
 
@@ -216,7 +218,8 @@ def postgres_server(workdir: Path) -> Generator[str, None, None]:
         wait_until(lambda: _pg_ready(url), None, "postgres")
         yield url
     finally:
-        subprocess.run(_as_postgres_user([*pg_ctl, "-m", "fast", "-w", "stop"]), check=False)
+        stop = _as_postgres_user([*pg_ctl, "-m", "fast", "-w", "stop"])
+        subprocess.run(stop, capture_output=True, check=False)
 
 
 @pytest.fixture(scope="session")
@@ -272,4 +275,27 @@ def database_url(request: pytest.FixtureRequest) -> str:
     """Each supported database in turn, fresh and empty for this test."""
     fixture = "sqlite_database_url" if request.param == "sqlite" else "postgres_database_url"
     url: str = request.getfixturevalue(fixture)
+    return url
+
+
+STORES = ("redis", "memcached", "postgresql", "sqlite")
+
+
+@pytest.fixture(params=STORES)
+def session_store_url(request: pytest.FixtureRequest) -> str:
+    """Each kind of session store in turn, on a real server, ready to use.
+
+    Redis and Memcached are shared by the tests of a worker: session keys are random,
+    so tests never see each other's records. A database store gets a fresh database with
+    the sessions table (what `bin/admin migrate` creates).
+    """
+    if request.param in ("redis", "memcached"):
+        url: str = request.getfixturevalue(f"{request.param}_url")
+        return url
+    url = request.getfixturevalue(f"{request.param}_database_url".replace("postgresql", "postgres"))
+    engine = create_sync_engine(url)
+    try:
+        metadata.create_all(engine, tables=[sessions])
+    finally:
+        engine.dispose()
     return url

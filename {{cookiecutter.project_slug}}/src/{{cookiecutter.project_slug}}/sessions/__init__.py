@@ -1,0 +1,48 @@
+"""Server-side sessions: a signed random ID in the cookie, the data in a backing store.
+
+    install(app, settings)  # in create_app: the store from SESSION_STORE_URL + the middleware
+
+    @router.post("/cart")
+    async def add(session: SessionDep) -> ...:
+        session["items"] = [*session.get("items", []), item]
+
+See middleware.py for the rules and stores.py for the stores.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from ..config import Settings
+from .middleware import Session, SessionConfig, SessionDep, SessionMiddleware, get_session
+from .stores import SCHEMES, DatabaseStore, SessionStore, StoreUnavailable, create_store
+
+__all__ = [
+    "SCHEMES",
+    "DatabaseStore",
+    "Session",
+    "SessionConfig",
+    "SessionDep",
+    "SessionMiddleware",
+    "SessionStore",
+    "StoreUnavailable",
+    "create_store",
+    "get_session",
+    "install",
+]
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Add the session middleware, with the store SESSION_STORE_URL names, to `app`.
+
+    No connection is opened here: the store connects on first use and the middleware
+    closes it at shutdown.
+    """
+    config = SessionConfig(
+        secret_key=settings.secret_key.get_secret_value(),
+        idle_ttl=settings.session_ttl_seconds,
+        max_age=settings.session_max_age_seconds,
+        secure=settings.session_cookie_secure,
+    )
+    store = create_store(settings.session_store_url)
+    app.add_middleware(SessionMiddleware, store=store, config=config)

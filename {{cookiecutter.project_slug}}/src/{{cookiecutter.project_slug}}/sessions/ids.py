@@ -1,0 +1,57 @@
+"""Session IDs and the signed cookie value that carries them.
+
+An ID is 256 random bits from `secrets` (the OS CSPRNG). The cookie holds `<id>.<mac>`,
+where mac is an HMAC-SHA256 of the ID under a key derived from SECRET_KEY. The signature
+lets the middleware throw away forged or malformed cookies without asking the store, and
+it means a client cannot even propose an ID of its own choosing: the server only ever
+looks up IDs it signed. Stores never see the ID either, only its SHA-256 (`store_key`),
+so a leaked store dump holds no usable session IDs.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+
+ID_BYTES = 32  # 256 bits; the floor for session IDs is 128
+# `<id>.<mac>`, each the unpadded urlsafe base64 of 32 bytes (43 characters).
+_COOKIE_VALUE = re.compile(r"[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}")
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def new_id() -> str:
+    """A fresh, unguessable session ID."""
+    return _b64(secrets.token_bytes(ID_BYTES))
+
+
+def store_key(session_id: str) -> str:
+    """What the store files a session under: the hex SHA-256 of its ID."""
+    return hashlib.sha256(session_id.encode("ascii")).hexdigest()
+
+
+class CookieSigner:
+    """Signs session IDs for the cookie and verifies what clients send back."""
+
+    def __init__(self, secret_key: str) -> None:
+        # A key of its own (domain separation): a MAC made for anything else that uses
+        # SECRET_KEY can never pass as a session cookie.
+        self._key = hashlib.sha256(b"session-cookie\x00" + secret_key.encode()).digest()
+
+    def _mac(self, session_id: str) -> str:
+        return _b64(hmac.digest(self._key, session_id.encode("ascii"), "sha256"))
+
+    def sign(self, session_id: str) -> str:
+        return f"{session_id}.{self._mac(session_id)}"
+
+    def unsign(self, value: str) -> str | None:
+        """The ID in a cookie value, or None when it is malformed or not signed by us."""
+        if not _COOKIE_VALUE.fullmatch(value):
+            return None
+        session_id, mac = value.split(".")
+        return session_id if hmac.compare_digest(mac, self._mac(session_id)) else None

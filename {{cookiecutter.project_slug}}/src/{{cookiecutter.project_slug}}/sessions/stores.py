@@ -1,0 +1,208 @@
+"""Session stores: where session records live, chosen at run time by SESSION_STORE_URL.
+
+    redis://, rediss://     Redis (redis-py asyncio): SET EX, GETEX for sliding expiry
+    memcached://host:port   Memcached (aiomcache): set with exptime, touch
+    sqlite:///, postgresql:// the `sessions` table (SQLAlchemy async); created by
+                            `bin/admin migrate`, expired rows purged by an admin task
+
+A record is an opaque JSON text the middleware writes; stores only keep it, under the
+hashed key, for an idle TTL that they enforce themselves. Every failure to reach the
+backing service surfaces as `StoreUnavailable` (the middleware answers 503); connections
+are re-made on the next call, so the service recovers by itself when the store is back.
+There is deliberately no in-memory store: it would break share-nothing processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from abc import ABC, abstractmethod
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiomcache
+import sqlalchemy as sa
+from redis import asyncio as aioredis
+from redis.exceptions import RedisError
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from ..db import SCHEMES as DATABASE_SCHEMES
+from ..db import async_url, sessions
+
+log = logging.getLogger(__name__)
+
+TIMEOUT_SECONDS = 2.0  # a store slower than this counts as down: fail fast with a 503
+SCHEMES = ("redis", "rediss", "memcached", *DATABASE_SCHEMES)
+
+
+class StoreUnavailable(Exception):
+    """The session store cannot be reached (or answered with an error)."""
+
+
+class SessionStore(ABC):
+    """Keeps session records (JSON text) under hashed keys, with an idle TTL."""
+
+    @abstractmethod
+    async def load(self, key: str, ttl: int) -> str | None:
+        """The record, or None when there is none (or it expired); pushes its expiry
+        out to `ttl` seconds from now without rewriting it (sliding idle expiry)."""
+
+    @abstractmethod
+    async def save(self, key: str, record: str, ttl: int) -> None:
+        """Create or replace the record; it expires `ttl` seconds from now."""
+
+    @abstractmethod
+    async def delete(self, key: str) -> None:
+        """Remove the record; removing a missing one is fine."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, most stores have one
+        """Release connections (at process shutdown)."""
+
+
+class RedisStore(SessionStore):
+    prefix = "session:"
+
+    def __init__(self, url: str) -> None:
+        self._redis = aioredis.Redis.from_url(
+            url, socket_timeout=TIMEOUT_SECONDS, socket_connect_timeout=TIMEOUT_SECONDS
+        )
+
+    async def load(self, key: str, ttl: int) -> str | None:
+        try:  # GETEX reads and slides the expiry in one round trip, without a rewrite
+            raw = await self._redis.getex(self.prefix + key, ex=ttl)
+        except RedisError as error:
+            raise StoreUnavailable(f"redis: {type(error).__name__}") from error
+        if isinstance(raw, bytes):  # undecodable bytes reach the JSON check, which refuses them
+            return raw.decode("utf-8", errors="replace")
+        return raw
+
+    async def save(self, key: str, record: str, ttl: int) -> None:
+        try:
+            await self._redis.set(self.prefix + key, record.encode(), ex=ttl)
+        except RedisError as error:
+            raise StoreUnavailable(f"redis: {type(error).__name__}") from error
+
+    async def delete(self, key: str) -> None:
+        try:
+            await self._redis.delete(self.prefix + key)
+        except RedisError as error:
+            raise StoreUnavailable(f"redis: {type(error).__name__}") from error
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
+
+
+class MemcachedStore(SessionStore):
+    prefix = b"session:"
+    _RELATIVE_LIMIT = 30 * 24 * 3600  # memcached reads a larger exptime as a Unix time
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self._client = aiomcache.Client(parts.hostname or "127.0.0.1", parts.port or 11211)
+
+    def _exptime(self, ttl: int) -> int:
+        if ttl <= self._RELATIVE_LIMIT:
+            return ttl
+        return int(datetime.now(UTC).timestamp()) + ttl
+
+    async def _call(self, operation: Any) -> Any:
+        try:
+            async with asyncio.timeout(TIMEOUT_SECONDS):
+                return await operation
+        except (OSError, TimeoutError, aiomcache.exceptions.ClientException) as error:
+            raise StoreUnavailable(f"memcached: {type(error).__name__}") from error
+
+    async def load(self, key: str, ttl: int) -> str | None:
+        raw = await self._call(self._client.get(self.prefix + key.encode()))
+        if raw is None:
+            return None
+        await self._call(self._client.touch(self.prefix + key.encode(), self._exptime(ttl)))
+        return bytes(raw).decode("utf-8", errors="replace")
+
+    async def save(self, key: str, record: str, ttl: int) -> None:
+        item = self.prefix + key.encode()
+        await self._call(self._client.set(item, record.encode(), exptime=self._exptime(ttl)))
+
+    async def delete(self, key: str) -> None:
+        await self._call(self._client.delete(self.prefix + key.encode()))
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+class DatabaseStore(SessionStore):
+    """The `sessions` table; expired rows are ignored on read and purged by an admin task."""
+
+    # Sliding expiry is written at most once per this much time (or a tenth of the TTL)
+    # per session: most read-only requests then cost no write at all.
+    TOUCH_EVERY = timedelta(seconds=60)
+
+    def __init__(self, url: str) -> None:
+        self.engine: AsyncEngine = create_async_engine(async_url(url), pool_pre_ping=True)
+        upsert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+        self._upsert = upsert
+
+    async def _run(self, statement: sa.Executable) -> sa.CursorResult[Any]:
+        try:
+            async with asyncio.timeout(TIMEOUT_SECONDS), self.engine.begin() as connection:
+                return await connection.execute(statement)
+        except (OSError, TimeoutError, SQLAlchemyError) as error:
+            raise StoreUnavailable(f"database: {type(error).__name__}") from error
+
+    async def load(self, key: str, ttl: int) -> str | None:
+        now = datetime.now(UTC)
+        query = sa.select(sessions.c.data, sessions.c.expires_at).where(
+            sessions.c.key == key, sessions.c.expires_at > now
+        )
+        row = (await self._run(query)).first()
+        if row is None:
+            return None
+        expires_at: datetime = row.expires_at
+        if expires_at.tzinfo is None:  # SQLite hands back naive UTC
+            expires_at = expires_at.replace(tzinfo=UTC)
+        slack = min(self.TOUCH_EVERY, timedelta(seconds=ttl / 10))
+        if expires_at < now + timedelta(seconds=ttl) - slack:
+            touch = sa.update(sessions).where(sessions.c.key == key)
+            await self._run(touch.values(expires_at=now + timedelta(seconds=ttl)))
+        return str(row.data)
+
+    async def save(self, key: str, record: str, ttl: int) -> None:
+        now = datetime.now(UTC)
+        expires_at = now + timedelta(seconds=ttl)
+        insert = self._upsert(sessions).values(
+            key=key, data=record, created_at=now, expires_at=expires_at
+        )
+        await self._run(
+            insert.on_conflict_do_update(
+                index_elements=[sessions.c.key],
+                set_={"data": record, "expires_at": expires_at},
+            )
+        )
+
+    async def delete(self, key: str) -> None:
+        await self._run(sa.delete(sessions).where(sessions.c.key == key))
+
+    async def purge_expired(self) -> int:
+        """Delete rows past their expiry; returns how many went."""
+        now = datetime.now(UTC)
+        result = await self._run(sa.delete(sessions).where(sessions.c.expires_at <= now))
+        return int(result.rowcount)
+
+    async def aclose(self) -> None:
+        await self.engine.dispose()
+
+
+def create_store(url: str) -> SessionStore:
+    """The store for a SESSION_STORE_URL. Opens no connection: that happens on first use."""
+    scheme = urlsplit(url).scheme.split("+")[0]
+    if scheme in ("redis", "rediss"):
+        return RedisStore(url)
+    if scheme == "memcached":
+        return MemcachedStore(url)
+    if scheme in DATABASE_SCHEMES:
+        return DatabaseStore(url)
+    # The URL itself may hold a password: name only the scheme.
+    raise ValueError(f"unsupported session store scheme {scheme!r}; use one of {SCHEMES}")
