@@ -1,0 +1,63 @@
+"""Interactive Python console with the settings and the database ready.
+
+With a terminal it is IPython when installed, else the standard console. Without one
+(a pipe, CI, `heroku run`, `kubectl exec` without -t) it runs stdin as a script:
+`echo 'print(6*7)' | bin/admin console` prints 42.
+
+Ready in the namespace: `settings` (secrets print masked), `engine` (SQLAlchemy, for
+DATABASE_URL), `db` (the db module: `db.sessions`, `db.jobs`, `db.metadata`), `Session`
+(an ORM session factory: `with Session() as s: ...`) and SQLAlchemy's `select`, `insert`,
+`update`, `delete`, `text`.
+"""
+
+from __future__ import annotations
+
+import code
+import contextlib
+import importlib
+import importlib.util
+import sys
+from typing import Any
+
+from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy.orm import sessionmaker
+
+from {{ cookiecutter.project_slug }} import db
+from {{ cookiecutter.project_slug }}.config import load_settings
+
+
+def namespace() -> dict[str, Any]:
+    settings = load_settings()
+    engine = db.create_sync_engine(settings.database_url)
+    return {
+        "settings": settings,
+        "engine": engine,
+        "db": db,
+        "Session": sessionmaker(engine),
+        **{f.__name__: f for f in (select, insert, update, delete, text)},
+    }
+
+
+def banner(names: dict[str, Any]) -> str:
+    return f"Python {sys.version.split()[0]}; ready: {', '.join(sorted(names))}"
+
+
+def interact(names: dict[str, Any]) -> None:
+    if importlib.util.find_spec("IPython"):  # optional: `uv add --dev ipython` to get it
+        importlib.import_module("IPython").start_ipython(argv=[], user_ns=names)
+        return
+    with contextlib.suppress(ImportError):
+        importlib.import_module("readline")  # line editing and history where available
+    code.interact(banner=banner(names), local=names, exitmsg="")
+
+
+def main() -> None:
+    names = namespace()
+    try:
+        if sys.stdin.isatty():
+            interact(names)
+        else:
+            source = sys.stdin.read()
+            exec(compile(source, "<stdin>", "exec"), names)  # noqa: S102  (that is the job)
+    finally:
+        names["engine"].dispose()

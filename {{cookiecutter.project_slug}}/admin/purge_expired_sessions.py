@@ -1,0 +1,44 @@
+"""Delete expired sessions from a database session store (rows past expires_at).
+
+Redis and Memcached expire sessions by themselves; with a SQL session store, expired rows
+are never served (the store checks expires_at) but stay on disk until this task runs.
+Schedule it (Heroku Scheduler, a Kubernetes CronJob) as often as you like: it is
+idempotent and deletes in batches, so it never holds long locks.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from sqlalchemy import delete, select
+
+from {{ cookiecutter.project_slug }}.config import load_settings
+from {{ cookiecutter.project_slug }}.db import create_sync_engine, sessions
+
+log = logging.getLogger("admin.purge_expired_sessions")
+
+BatchSize = Annotated[int, typer.Option(min=1, help="Rows deleted per transaction.")]
+
+
+def main(batch_size: BatchSize = 1000) -> None:
+    url = load_settings().session_store_url
+    if url.split(":", 1)[0] not in ("sqlite", "postgresql", "postgres"):
+        log.info("the session store is not a SQL database: it expires sessions itself")
+        return
+    engine = create_sync_engine(url)
+    now, total = datetime.now(UTC), 0
+    try:
+        while True:
+            with engine.begin() as connection:
+                expired = select(sessions.c.key).where(sessions.c.expires_at < now)
+                keys = select(expired.limit(batch_size).subquery().c.key)
+                deleted = connection.execute(delete(sessions).where(sessions.c.key.in_(keys)))
+            total += deleted.rowcount
+            if deleted.rowcount < batch_size:
+                break
+    finally:
+        engine.dispose()
+    log.info("deleted %d expired sessions", total)

@@ -1,0 +1,185 @@
+"""Schema migrations: alembic, configured from code, safe when two releases race.
+
+`bin/admin migrate` (the Procfile's `release:` line) calls `upgrade()`. Heroku reruns the
+release phase on every config change, and several releases (or Kubernetes Jobs) can start
+at once, so an upgrade:
+
+- takes a lock first, with a bounded wait: on PostgreSQL a session advisory lock (held by
+  the database, so it works across machines and is released if the process dies); on
+  SQLite `BEGIN IMMEDIATE`, the database file's own write lock (SQLite is a single-machine
+  database anyway, so no lock file is needed);
+- then re-reads the current revision: the loser of a race finds the schema at head and
+  does nothing (a cheap no-op, one query);
+- runs every pending migration in ONE transaction (PostgreSQL and SQLite both have
+  transactional DDL), with `lock_timeout` on PostgreSQL so DDL waiting behind live
+  traffic fails fast instead of queueing every request behind it.
+
+The migration scripts live in the project's migrations/ folder, next to src/: the project
+runs from its checkout (bin/python, editable install), like every process type.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+from .db import sync_url
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+# Key of the PostgreSQL advisory lock (any constant bigint; advisory locks are per database).
+LOCK_KEY = 7_346_823_119_452_001
+DDL_LOCK_TIMEOUT = "5s"  # how long one DDL statement may wait for a table lock
+POLL_SECONDS = 0.5
+
+log = logging.getLogger(__name__)
+
+
+def _only_progress(record: logging.LogRecord) -> bool:
+    """Keep alembic's "Running upgrade a -> b" lines; drop its chatter about the dialect."""
+    return record.levelno > logging.INFO or record.getMessage().startswith("Running ")
+
+
+logging.getLogger("alembic.runtime.migration").addFilter(_only_progress)
+
+
+class MigrationError(Exception):
+    """A migration could not run; the message says why (never a URL or password)."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    before: tuple[str, ...]  # revisions before the upgrade
+    after: tuple[str, ...]  # revisions after it (the heads)
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration, built in code: no alembic.ini to keep in sync."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
+    config.attributes["connection"] = connection
+    return config
+
+
+def head_revisions() -> tuple[str, ...]:
+    return tuple(sorted(ScriptDirectory.from_config(alembic_config()).get_heads()))
+
+
+def current_revisions(connection: Connection) -> tuple[str, ...]:
+    return tuple(sorted(MigrationContext.configure(connection).get_current_heads()))
+
+
+def migration_engine(url: str, lock_wait: float) -> Engine:
+    """An engine of one unpooled connection whose transactions take the write lock."""
+    sqlite = sync_url(url).get_backend_name() == "sqlite"
+    connect_args: dict[str, Any] = {"timeout": lock_wait} if sqlite else {"connect_timeout": 10}
+    engine = create_engine(sync_url(url), poolclass=NullPool, connect_args=connect_args)
+    if sqlite:
+        _begin_immediate(engine)
+    return engine
+
+
+def _begin_immediate(engine: Engine) -> None:
+    """SQLite: BEGIN IMMEDIATE takes the file's write lock up front (waiting up to the
+    driver's busy timeout), so two migrators cannot both read "not at head"."""
+
+    @event.listens_for(engine, "connect")
+    def _no_implicit_begin(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # the driver must not BEGIN on its own
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@contextmanager
+def advisory_lock(connection: Connection, wait: float) -> Iterator[None]:
+    """PostgreSQL: hold the migration lock; give up after `wait` seconds."""
+    deadline = time.monotonic() + wait
+    while not connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY}):
+        connection.rollback()
+        if time.monotonic() >= deadline:
+            raise MigrationError(f"another migration still holds the lock after {wait:g}s")
+        log.info("waiting for another migration to finish")
+        time.sleep(POLL_SECONDS)
+    connection.commit()
+    try:
+        yield
+    finally:
+        with suppress(SQLAlchemyError):  # closing the connection releases it anyway
+            connection.rollback()
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
+            connection.commit()
+
+
+@contextmanager
+def migration_lock(connection: Connection, wait: float) -> Iterator[None]:
+    if connection.dialect.name == "postgresql":
+        with advisory_lock(connection, wait):
+            yield
+    else:
+        yield  # SQLite: the BEGIN IMMEDIATE of the migration transaction is the lock
+
+
+def upgrade(url: str, *, lock_wait: float = 300.0) -> Outcome:
+    """Bring the database at `url` to the newest revision; a no-op when it is there."""
+    heads = head_revisions()
+    engine = migration_engine(url, lock_wait)
+    try:
+        with (
+            engine.connect() as connection,
+            migration_lock(connection, lock_wait),
+            connection.begin(),  # SQLite: BEGIN IMMEDIATE, the lock
+        ):
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{DDL_LOCK_TIMEOUT}'")
+            before = current_revisions(connection)
+            if before != heads:
+                command.upgrade(alembic_config(connection), "head")
+            after = current_revisions(connection)
+    except SQLAlchemyError as error:
+        # The driver's message names what failed (lock timeout, refused connection...);
+        # str(error) would add the SQL and parameters, so keep the first line only.
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        raise MigrationError(f"migration failed: {reason}") from error
+    finally:
+        engine.dispose()
+    return Outcome(before, after)
+
+
+def new_revision(url: str, message: str) -> Path:
+    """Write a new migration script, autogenerated by comparing the database (at head)
+    with the tables declared in db.py; returns its path."""
+    heads = head_revisions()
+    number = max((int(head) for head in heads if head.isdigit()), default=0) + 1
+    engine = migration_engine(url, lock_wait=10)
+    try:
+        with engine.connect() as connection:
+            if current_revisions(connection) != heads:
+                raise MigrationError("the database is not at head: run `bin/admin migrate` first")
+            script = command.revision(
+                alembic_config(connection), message, autogenerate=True, rev_id=f"{number:04d}"
+            )
+    finally:
+        engine.dispose()
+    if script is None or isinstance(script, list):
+        raise MigrationError("alembic wrote no single revision")
+    return Path(script.path)

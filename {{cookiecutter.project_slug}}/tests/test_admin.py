@@ -1,0 +1,213 @@
+"""bin/admin and the admin tasks, run as an operator runs them: as processes, against
+real SQLite and PostgreSQL databases."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from {{ cookiecutter.project_slug }}.db import create_sync_engine, sessions
+
+ROOT = Path(__file__).resolve().parents[1]
+ADMIN = ROOT / "bin" / "admin"
+SECRET = "test-secret-key-that-is-long-enough-0123456789"  # noqa: S105
+
+
+def service_env(database_url: str = "sqlite:///var/unused.sqlite3", **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "SECRET_KEY": SECRET,
+        "DATABASE_URL": database_url,
+        "SESSION_STORE_URL": database_url,
+        **extra,
+    }
+
+
+def admin(
+    *args: str, env: dict[str, str] | None = None, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(ADMIN), *args],
+        env=env or service_env(),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def test_lists_the_tasks_with_their_descriptions() -> None:
+    result = admin()
+    assert result.returncode == 0, result.stderr
+    for task in ("migrate", "console", "fix_bad_records", "purge_expired_sessions"):
+        assert f"\n  {task} " in result.stdout
+    assert "Apply pending database migrations" in result.stdout
+
+
+def test_listing_needs_no_configuration() -> None:
+    env = {key: value for key, value in os.environ.items() if key != "SECRET_KEY"}
+    assert admin(env=env).returncode == 0
+
+
+def test_an_unknown_task_fails_and_lists_the_tasks() -> None:
+    result = admin("no_such_task")
+    assert result.returncode != 0
+    assert "no task named 'no_such_task'" in result.stderr
+    assert "fix_bad_records" in result.stderr
+
+
+def test_task_help_shows_its_arguments() -> None:
+    result = admin("fix_bad_records", "--help")
+    assert result.returncode == 0
+    assert "--apply" in result.stdout
+
+
+def test_bad_configuration_fails_like_the_web_process() -> None:
+    bad = {"SESSION_STORE_URL": "ftp://example.com", "SECRET_KEY": "short"}
+    env = service_env(**bad)
+    task = admin("migrate", env=env)
+    web = subprocess.run(
+        [str(ROOT / "bin" / "python"), "-m", "{{ cookiecutter.project_slug }}.web"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert task.returncode == web.returncode != 0
+    assert task.stderr == web.stderr
+    assert "SESSION_STORE_URL" in task.stderr
+    assert "SECRET_KEY" in task.stderr
+    assert "short" not in task.stderr  # the value is never shown
+
+
+def test_a_new_file_in_the_admin_folder_is_a_new_task(tmp_path: Path) -> None:
+    folder = tmp_path / "admin"
+    shutil.copytree(ROOT / "admin", folder)
+    (folder / "say_hello.py").write_text(
+        '"""Say hello (a task added by dropping a file into admin/)."""\n\n'
+        "import typer\n\n\n"
+        "def main(name: str, times: int = 1) -> None:\n"
+        '    typer.echo(" ".join([f"hello {name}"] * times))\n'
+    )
+    runner = [str(ROOT / "bin" / "python"), "-m", "{{ cookiecutter.project_slug }}.admin"]
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [*runner, str(folder), *args]
+        return subprocess.run(
+            command, env=service_env(), capture_output=True, text=True, check=False
+        )
+
+    listed = {line.split()[0]: line for line in run().stdout.splitlines() if line[:2] == "  "}
+    assert "Say hello (a task added by dropping" in listed["say_hello"]
+    assert run("say_hello", "ada", "--times", "2").stdout == "hello ada hello ada\n"
+    bad = run("say_hello", "ada", "--times", "twice")
+    assert bad.returncode == 2
+    assert "Invalid value for '--times'" in bad.stderr
+
+
+def test_console_runs_stdin_as_a_script() -> None:
+    result = admin("console", stdin="print(6*7)\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "42\n"
+
+
+def test_console_has_settings_and_database_ready(sqlite_database_url: str) -> None:
+    script = "print(engine.dialect.name, settings.log_level)\nprint(settings)\n"
+    password_url = "postgresql://app:hunter2-password@db.invalid/app"  # noqa: S105
+    env = service_env(sqlite_database_url, SESSION_STORE_URL=password_url)
+    result = admin("console", env=env, stdin=script)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("sqlite INFO\n")
+    assert SECRET not in result.stdout
+    assert "hunter2-password" not in result.stdout
+
+
+def test_a_failing_console_script_exits_non_zero() -> None:
+    result = admin("console", stdin="raise RuntimeError('boom')\n")
+    assert result.returncode == 1
+    assert "RuntimeError: boom" in result.stdout  # logged as JSON with its traceback
+
+
+def migrated(database_url: str) -> None:
+    result = admin("migrate", env=service_env(database_url))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def add_sessions(database_url: str, rows: dict[str, dict[str, Any]]) -> None:
+    engine = create_sync_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(insert(sessions), [{"key": k, **v} for k, v in rows.items()])
+    finally:
+        engine.dispose()
+
+
+def session_keys(database_url: str) -> set[str]:
+    engine = create_sync_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return set(connection.scalars(select(sessions.c.key)))
+    finally:
+        engine.dispose()
+
+
+def row(data: str, *, created: int = -60, expires: int = 3600) -> dict[str, Any]:
+    """A session row created/expiring that many seconds from now."""
+    now = datetime.now(UTC)
+    return {
+        "data": data,
+        "created_at": now + timedelta(seconds=created),
+        "expires_at": now + timedelta(seconds=expires),
+    }
+
+
+def test_fix_bad_records_reports_then_fixes_in_one_go(database_url: str) -> None:
+    migrated(database_url)
+    good = {"a" * 64: row(json.dumps({"visits": 3})), "b" * 64: row("{}")}
+    bad = {
+        "c" * 64: row("\x80\x04\x95 pickle?"),
+        "d" * 64: row("[1, 2]"),
+        "e" * 64: row("{}", created=60, expires=-60),
+    }
+    add_sessions(database_url, {**good, **bad})
+    env = service_env(database_url)
+
+    dry = admin("fix_bad_records", env=env)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert "dry run: 3 unusable session rows" in dry.stdout
+    assert "would delete session cccccccccccc...: data is not JSON" in dry.stdout
+    assert session_keys(database_url) == set(good) | set(bad)  # a dry run changes nothing
+
+    applied = admin("fix_bad_records", "--apply", env=env)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert "deleted 3 unusable session rows" in applied.stdout
+    assert session_keys(database_url) == set(good)
+
+    again = admin("fix_bad_records", "--apply", env=env)
+    assert "deleted 0 unusable session rows" in again.stdout
+    assert session_keys(database_url) == set(good)
+
+
+def test_purge_expired_sessions_keeps_live_ones(database_url: str) -> None:
+    migrated(database_url)
+    live, expired = "a" * 64, "b" * 64
+    add_sessions(database_url, {live: row("{}"), expired: row("{}", expires=-1)})
+    result = admin("purge_expired_sessions", "--batch-size", "1", env=service_env(database_url))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "deleted 1 expired sessions" in result.stdout
+    assert session_keys(database_url) == {live}
+
+
+def test_tasks_run_on_the_project_interpreter() -> None:
+    result = admin("console", stdin="import sys\nprint(sys.prefix)\n")
+    assert result.returncode == 0, result.stderr
+    assert Path(result.stdout.strip()) == ROOT / ".venv"
