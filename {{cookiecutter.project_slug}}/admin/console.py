@@ -6,12 +6,14 @@ With a terminal it is IPython when installed, else the standard console. Without
 
 Ready in the namespace: `settings` (secrets print masked), `engine` (SQLAlchemy, for
 DATABASE_URL), `db` (the db module: `db.sessions`, `db.jobs`, `db.metadata`), `Session`
-(an ORM session factory: `with Session() as s: ...`) and SQLAlchemy's `select`, `insert`,
-`update`, `delete`, `text`.
+(an ORM session factory: `with Session() as s: ...`), SQLAlchemy's `select`, `insert`,
+`update`, `delete`, `text`, the session `store` of SESSION_STORE_URL (async) and `run` to
+await on one event loop: `run(store.load(key, ttl=60))`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import code
 import contextlib
 import importlib
@@ -24,9 +26,10 @@ from sqlalchemy.orm import sessionmaker
 
 from {{ cookiecutter.project_slug }} import db
 from {{ cookiecutter.project_slug }}.config import load_settings
+from {{ cookiecutter.project_slug }}.sessions import create_store
 
 
-def namespace() -> dict[str, Any]:
+def namespace(loop: asyncio.AbstractEventLoop) -> dict[str, Any]:
     settings = load_settings()
     engine = db.create_sync_engine(settings.database_url)
     return {
@@ -34,6 +37,8 @@ def namespace() -> dict[str, Any]:
         "engine": engine,
         "db": db,
         "Session": sessionmaker(engine),
+        "store": create_store(settings.session_store_url),  # connects on first use
+        "run": loop.run_until_complete,  # one loop: the store's connections stay valid
         **{f.__name__: f for f in (select, insert, update, delete, text)},
     }
 
@@ -52,7 +57,8 @@ def interact(names: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    names = namespace()
+    loop = asyncio.new_event_loop()
+    names = namespace(loop)
     try:
         if sys.stdin.isatty():
             interact(names)
@@ -61,3 +67,5 @@ def main() -> None:
             exec(compile(source, "<stdin>", "exec"), names)  # noqa: S102  (that is the job)
     finally:
         names["engine"].dispose()
+        loop.run_until_complete(names["store"].aclose())
+        loop.close()

@@ -33,7 +33,7 @@ def main(batch_size: BatchSize = 1000) -> None:
     try:
         while True:
             with engine.begin() as connection:
-                expired = select(sessions.c.key).where(sessions.c.expires_at < now)
+                expired = select(sessions.c.key).where(sessions.c.expires_at <= now)
                 keys = select(expired.limit(batch_size).subquery().c.key)
                 deleted = connection.execute(delete(sessions).where(sessions.c.key.in_(keys)))
             total += deleted.rowcount

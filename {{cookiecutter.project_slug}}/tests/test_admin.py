@@ -131,6 +131,17 @@ def test_console_has_settings_and_database_ready(sqlite_database_url: str) -> No
     assert "hunter2-password" not in result.stdout
 
 
+def test_console_has_the_session_store_ready(sqlite_database_url: str) -> None:
+    migrated(sqlite_database_url)
+    script = (
+        "run(store.save('k' * 64, '{\"visits\": 1}', ttl=60))\n"
+        "print(run(store.load('k' * 64, ttl=60)))\n"
+    )
+    result = admin("console", env=service_env(sqlite_database_url), stdin=script)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == '{"visits": 1}\n'
+
+
 def test_a_failing_console_script_exits_non_zero() -> None:
     result = admin("console", stdin="raise RuntimeError('boom')\n")
     assert result.returncode == 1
