@@ -405,7 +405,9 @@ def runtime_env(project: Path, app: Path) -> dict[str, str]:
     env.update(
         SECRET_KEY="docker-build-stage-test-secret-key-0123456789",
         WEB_CONCURRENCY="1",
-        SESSION_COOKIE_SECURE="false",
+        # The embedded defaults, in the image's writable var/.
+        DATABASE_URL="sqlite:///var/db.sqlite3",
+        SESSION_STORE_URL="sqlite:///var/sessions.sqlite3",
     )
     return env
 
@@ -415,6 +417,8 @@ def test_docker_build_stage_builds_a_serving_app(built: tuple[Path, Path], tmp_p
     dockerfile, env = stages(project / "Dockerfile"), runtime_env(project, app)
     no_dev = "import importlib.util, sys; sys.exit(importlib.util.find_spec('pytest') is not None)"
     run([str(app / ".venv/bin/python"), "-c", no_dev], app)  # dev group left out
+    (app / "var").mkdir(exist_ok=True)  # as the runtime stage makes it
+    run(procfile(project)["release"], app, env=env)  # a platform releases, then runs web
     healthcheck = only(dockerfile["runtime"], "HEALTHCHECK")
     probe = exec_form(healthcheck.split(" CMD ", 1)[1])
     log = (tmp_path / "web.log").open("w")
@@ -660,3 +664,10 @@ def test_ci_release_step_runs_twice(synced: tuple[Path, dict[str, str]], tmp_pat
         "SESSION_STORE_URL": f"sqlite:///{tmp_path}/sessions.sqlite3",
     }
     run(["bash", "-e", "-c", step["run"]], project, env=env)
+
+
+def test_project_honcho_accepts_the_procfile(synced: tuple[Path, dict[str, str]]) -> None:
+    """The honcho of the project's own dev group, which bin/dev runs."""
+    project, env = synced
+    result = run([str(project / ".venv/bin/honcho"), "check"], project, env=env)
+    assert "web" in result.stdout + result.stderr
