@@ -12,7 +12,7 @@ import logging
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 # The ID of the request the current task serves; set by the request middleware.
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -46,11 +46,28 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+class StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes each record to the current sys.stdout and flushes it.
+
+    sys.stdout is looked up per record, not once: whoever replaces it later (a test's
+    output capture, a REPL) still gets the lines, and no record is written to a closed
+    stream.
+    """
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _: object) -> None:
+        """Ignored: the stream is always sys.stdout."""
+
+
 def handler() -> logging.Handler:
-    """A stdout handler writing JSON lines (flushed after each record)."""
-    stream = logging.StreamHandler(sys.stdout)
-    stream.setFormatter(JsonFormatter())
-    return stream
+    """A stdout handler writing JSON lines."""
+    stdout = StdoutHandler()
+    stdout.setFormatter(JsonFormatter())
+    return stdout
 
 
 def configure(level: str) -> logging.Handler:

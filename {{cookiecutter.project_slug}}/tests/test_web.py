@@ -1,0 +1,161 @@
+"""The web process as the platform runs it: the Procfile's web command, as a subprocess.
+
+It binds PORT, answers /healthz, and on SIGTERM stops accepting connections, lets the
+in-flight request finish with 200, and exits 0 well within 25 s. Bad settings stop it
+before it binds.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from {{ cookiecutter.project_slug }}.config import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SLOW_APP = Path(__file__).with_name("slow_app")  # adds GET /test/slow, for these tests only
+BOOT_LIMIT = 60.0  # seconds: a generous bound for a loaded CI machine, not a benchmark
+EXIT_LIMIT = 25.0  # seconds: the platform kills the process at 30
+
+
+def web_command() -> list[str]:
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        name, _, command = line.partition(":")
+        if name == "web":
+            return shlex.split(command)
+    raise AssertionError("the Procfile has no web process")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET6) as sock:
+        sock.bind(("::", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def environment(tmp_path: Path, **values: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k.lower() not in Settings.model_fields}
+    env.update(
+        PORT=str(free_port()),
+        WEB_CONCURRENCY="2",
+        SECRET_KEY="w" * 40,
+        DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3",
+        SESSION_STORE_URL=f"sqlite:///{tmp_path}/sessions.sqlite3",
+        PYTHONPATH=str(SLOW_APP),
+    )
+    env.update(values)
+    return env
+
+
+def connects(port: int, host: str = "127.0.0.1") -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+class Web:
+    def __init__(self, tmp_path: Path) -> None:
+        self.env = environment(tmp_path)
+        self.port = int(self.env["PORT"])
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            web_command(), cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + BOOT_LIMIT
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"web exited: {self.output()}"
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise AssertionError(f"web not ready within {BOOT_LIMIT}s: {self.output()}")
+
+    def output(self) -> str:
+        if self.process.poll() is None:
+            self.process.kill()
+        stdout, _ = self.process.communicate()
+        return stdout.decode(errors="replace")
+
+
+@pytest.fixture
+def web(tmp_path: Path) -> Iterator[Web]:
+    server = Web(tmp_path)
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        if server.process.poll() is None:
+            server.process.kill()
+        server.process.wait()
+
+
+def test_serves_healthz_on_ipv4_and_ipv6(web: Web) -> None:
+    response = httpx.get(f"{web.url}/healthz")
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+    if socket.has_ipv6 and connects(web.port, "::1"):
+        ipv6 = httpx.get(f"http://[::1]:{web.port}/healthz")
+        assert ipv6.status_code == 200
+
+
+def test_sigterm_drains_the_in_flight_request_and_exits_0(web: Web, tmp_path: Path) -> None:
+    started = tmp_path / "started"
+    result: dict[str, httpx.Response] = {}
+
+    def slow_request() -> None:
+        params = {"started": str(started), "seconds": "3"}
+        result["slow"] = httpx.get(f"{web.url}/test/slow", params=params, timeout=30)
+
+    client = threading.Thread(target=slow_request)
+    client.start()
+    deadline = time.monotonic() + BOOT_LIMIT
+    while not started.exists():
+        assert time.monotonic() < deadline, "the slow request never started"
+        time.sleep(0.01)
+
+    web.process.send_signal(signal.SIGTERM)
+    # The listener closes while the slow request is still running.
+    while connects(web.port):
+        assert client.is_alive(), "new connections were still accepted after SIGTERM"
+        time.sleep(0.05)
+    assert client.is_alive()
+
+    returncode = web.process.wait(timeout=EXIT_LIMIT)  # raises if it takes longer
+    client.join(timeout=EXIT_LIMIT)
+    assert result["slow"].status_code == 200
+    assert result["slow"].json() == {"slept": 3}
+    assert returncode == 0, web.output()
+
+
+def test_bad_settings_stop_it_before_it_binds(tmp_path: Path) -> None:
+    env = environment(
+        tmp_path,
+        PORT="http-alt",  # set explicitly: the project's .env cannot fill these in
+        DATABASE_URL="mysql://root:hunter2-password@db/app",
+        LOG_LEVEL="chatty",
+    )
+    result = subprocess.run(
+        web_command(), cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    message = result.stdout + result.stderr
+    for name in ("PORT", "DATABASE_URL", "LOG_LEVEL"):
+        assert f"  {name}: " in message
+    for value in ("http-alt", "hunter2-password", "mysql://", "chatty"):
+        assert value not in message
+    assert "Traceback" not in message
+    assert "Listening" not in message  # it never bound
