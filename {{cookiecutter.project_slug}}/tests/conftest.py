@@ -27,6 +27,7 @@ import pytest
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+from {{ cookiecutter.project_slug }}.config import Settings
 from {{ cookiecutter.project_slug }}.db import create_sync_engine, metadata, sessions
 
 STARTUP_TIMEOUT = 30.0  # seconds; generous for a loaded 2-core CI machine
@@ -144,6 +145,12 @@ def _started(factory: Callable[[], LocalServer]) -> Iterator[LocalServer]:
 def redis_process(tmp_path: Path) -> Iterator[LocalServer]:
     """A Redis server of this test's own, which the test may stop and start."""
     yield from _started(lambda: redis_server(tmp_path))
+
+
+@pytest.fixture
+def memcached_process() -> Iterator[LocalServer]:
+    """A Memcached server of this test's own, which the test may stop and start."""
+    yield from _started(memcached_server)
 
 
 @pytest.fixture(scope="session")
@@ -299,3 +306,14 @@ def session_store_url(request: pytest.FixtureRequest) -> str:
     finally:
         engine.dispose()
     return url
+
+
+def make_settings(session_store_url: str, **overrides: object) -> Settings:
+    """Settings for an app under test; nothing read from the environment or .env."""
+    values: dict[str, object] = {
+        "secret_key": "test-secret-key-" + "x" * 32,
+        "database_url": "sqlite:///var/test.sqlite3",
+        "session_store_url": session_store_url,
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]

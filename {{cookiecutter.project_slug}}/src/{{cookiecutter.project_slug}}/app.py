@@ -11,6 +11,7 @@ from importlib.metadata import version
 
 from fastapi import APIRouter, FastAPI
 
+from . import api, sessions
 from .config import Settings
 from .middleware import RequestMiddleware
 
@@ -36,6 +37,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     # Feature routers and their middleware go here (added before RequestMiddleware, so
     # that it stays outermost and tags, logs and guards every request).
+    app.include_router(api.router)
+    sessions.install(app, settings)  # server-side sessions in SESSION_STORE_URL
 
     app.add_middleware(RequestMiddleware)
     return app

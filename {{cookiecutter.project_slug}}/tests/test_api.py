@@ -1,0 +1,186 @@
+"""The demo session endpoints of DESIGN.md, through the real app, on every store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from conftest import LocalServer, free_port, make_settings
+from {{ cookiecutter.project_slug }}.app import create_app
+from {{ cookiecutter.project_slug }}.sessions.ids import CookieSigner, new_id
+
+COOKIE = "__Host-session"
+
+
+class Browser:
+    """A TestClient that sends exactly the session cookie we tell it (or the last one set)."""
+
+    def __init__(self, client: TestClient, name: str = COOKIE) -> None:
+        self.client, self.name = client, name
+        self.cookie: str | None = None
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: object = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        self.client.cookies.clear()
+        headers = dict(headers or {})
+        if self.cookie:
+            headers["cookie"] = f"{self.name}={self.cookie}"
+        response: httpx.Response = self.client.request(
+            method, path, json=json, content=content, headers=headers
+        )
+        for header in response.headers.get_list("set-cookie"):
+            name, _, rest = header.partition("=")
+            if name == self.name:
+                value = rest.split(";")[0]
+                self.cookie = value or None
+        return response
+
+
+def open_app(session_store_url: str, **settings: object) -> TestClient:
+    app = create_app(make_settings(session_store_url, **settings))
+    return TestClient(app, base_url="https://testserver", raise_server_exceptions=False)
+
+
+@pytest.fixture
+def browser(session_store_url: str) -> Iterator[Browser]:
+    with open_app(session_store_url) as client:
+        yield Browser(client)
+
+
+def test_visits_count_per_session(browser: Browser, session_store_url: str) -> None:
+    assert browser.request("GET", "/api/visits").json() == {"visits": 0}
+    assert browser.request("POST", "/api/visits").json() == {"visits": 1}
+    assert browser.request("POST", "/api/visits").json() == {"visits": 2}
+    assert browser.request("GET", "/api/visits").json() == {"visits": 2}
+    other = Browser(browser.client)
+    assert other.request("GET", "/api/visits").json() == {"visits": 0}
+
+
+def test_reading_an_empty_session_creates_nothing(browser: Browser) -> None:
+    response = browser.request("GET", "/api/visits")
+    assert response.status_code == 200
+    assert "set-cookie" not in response.headers
+    assert browser.request("GET", "/api/me").status_code == 401
+
+
+def test_login_me_logout(browser: Browser) -> None:
+    assert browser.request("GET", "/api/me").json() == {"detail": "not logged in"}
+    login = browser.request("POST", "/api/login", json={"username": "zoë"})
+    assert login.status_code == 200
+    assert login.json() == {"username": "zoë"}
+    assert browser.request("GET", "/api/me").json() == {"username": "zoë"}
+    logged_in = browser.cookie
+
+    logout = browser.request("POST", "/api/logout")
+    assert logout.status_code == 204
+    cleared = logout.headers["set-cookie"]
+    assert cleared.startswith(f"{COOKIE}=;")
+    assert "Max-Age=0" in cleared
+    browser.cookie = logged_in  # a copy of the cookie kept from before the logout
+    assert browser.request("GET", "/api/me").status_code == 401
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"username": ""},
+        {"username": "   "},
+        {"username": "two words"},
+        {"username": "x" * 151},
+        {"username": 42},
+        {"username": "ok", "admin": True},
+        ["username"],
+    ],
+)
+@pytest.mark.parametrize("session_store_url", ["sqlite"], indirect=True)
+def test_login_refuses_bad_bodies_with_a_clear_422(browser: Browser, body: object) -> None:
+    response = browser.request("POST", "/api/login", json=body)
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert detail
+    assert all("msg" in item and "loc" in item for item in detail)
+    assert "set-cookie" not in response.headers
+
+
+@pytest.mark.parametrize("session_store_url", ["sqlite"], indirect=True)
+def test_login_refuses_a_body_that_is_not_json(browser: Browser) -> None:
+    response = browser.request(
+        "POST", "/api/login", content=b"\x80(", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400  # FastAPI: the body is not JSON at all
+    assert response.json()["detail"]
+    assert "set-cookie" not in response.headers
+
+
+@pytest.mark.parametrize("session_store_url", ["sqlite"], indirect=True)
+def test_cookie_is_httponly_samesite_lax_secure_host_only(browser: Browser) -> None:
+    header = browser.request("POST", "/api/visits").headers["set-cookie"]
+    name, _, value = header.partition(";")[0].partition("=")
+    attributes = {part.strip().split("=")[0].lower() for part in header.split(";")[1:]}
+    assert name == "__Host-session"
+    assert {"httponly", "secure", "path", "max-age", "samesite"} <= attributes
+    assert "samesite=lax" in header.lower()
+    assert "path=/;" in header.lower() + ";"
+    assert "domain" not in attributes  # __Host- cookies are host-only
+    assert "visits" not in value  # the cookie holds the signed ID, never data
+
+
+@pytest.mark.parametrize("session_store_url", ["sqlite"], indirect=True)
+def test_cookie_over_plain_http_when_secure_is_off(session_store_url: str) -> None:
+    with open_app(session_store_url, session_cookie_secure=False) as client:
+        browser = Browser(client, name="session")
+        header = browser.request("POST", "/api/visits").headers["set-cookie"]
+        assert header.startswith("session=")
+        assert "secure" not in header.lower()
+        assert browser.request("GET", "/api/visits").json() == {"visits": 1}
+
+
+@pytest.mark.parametrize(
+    "dead_url",
+    [
+        "redis://127.0.0.1:{port}/0",
+        "memcached://127.0.0.1:{port}",
+        "postgresql://postgres@127.0.0.1:{port}/postgres",
+    ],
+)
+def test_store_down_gives_503_and_healthz_stays_up(dead_url: str) -> None:
+    settings = make_settings(dead_url.format(port=free_port()))
+    with TestClient(create_app(settings), base_url="https://testserver") as client:
+        browser = Browser(client)
+        assert browser.request("POST", "/api/visits").status_code == 503  # a new session
+        # A visitor who has a session: its every read needs the store.
+        browser.cookie = CookieSigner(settings.secret_key.get_secret_value()).sign(new_id())
+        for method, path in [("GET", "/api/visits"), ("POST", "/api/visits"), ("GET", "/api/me")]:
+            response = browser.request(method, path)
+            assert response.status_code == 503, path
+            assert response.json() == {"detail": "session store unavailable, try again shortly"}
+            assert "Traceback" not in response.text
+        assert browser.request("GET", "/healthz").json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize("kind", ["redis", "memcached"])
+def test_service_recovers_when_the_store_comes_back(
+    kind: str, redis_process: LocalServer, memcached_process: LocalServer
+) -> None:
+    server = redis_process if kind == "redis" else memcached_process
+    url = f"{kind}://127.0.0.1:{server.port}"
+    with open_app(url) as client:
+        browser = Browser(client)
+        assert browser.request("POST", "/api/visits").json() == {"visits": 1}
+        server.stop()
+        assert browser.request("POST", "/api/visits").status_code == 503
+        assert browser.request("GET", "/healthz").status_code == 200
+        server.start()  # an empty server: the session is gone, the service is back
+        assert browser.request("POST", "/api/visits").status_code == 200
+        assert browser.request("GET", "/api/visits").json() == {"visits": 1}
