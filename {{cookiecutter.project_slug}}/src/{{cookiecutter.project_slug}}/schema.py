@@ -21,6 +21,8 @@ runs from its checkout (bin/python, editable install), like every process type.
 from __future__ import annotations
 
 import logging
+import shutil
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -54,6 +56,7 @@ def _only_progress(record: logging.LogRecord) -> bool:
 
 
 logging.getLogger("alembic.runtime.migration").addFilter(_only_progress)
+logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 class MigrationError(Exception):
@@ -76,6 +79,13 @@ def alembic_config(connection: Connection | None = None) -> Config:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
     config.attributes["connection"] = connection
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent))
+    if ruff:  # a dev install: format new migration scripts like the rest of the code
+        config.set_section_option("post_write_hooks", "hooks", "ruff")
+        config.set_section_option("post_write_hooks", "ruff.type", "exec")
+        config.set_section_option("post_write_hooks", "ruff.executable", ruff)
+        options = "format --quiet REVISION_SCRIPT_FILENAME"
+        config.set_section_option("post_write_hooks", "ruff.options", options)
     return config
 
 
