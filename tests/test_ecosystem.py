@@ -63,7 +63,8 @@ def projects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def offline_prefix() -> tuple[str, ...]:
     """A prefix that runs a command without network, or () where the OS does not allow it."""
     for prefix in (("unshare", "--net"), ("unshare", "--map-root-user", "--net")):
-        if shutil.which(prefix[0]) and subprocess.run([*prefix, "true"]).returncode == 0:
+        probe = [*prefix, "true"]
+        if shutil.which(prefix[0]) and subprocess.run(probe, capture_output=True).returncode == 0:
             return prefix
     return ()
 
@@ -260,6 +261,9 @@ def exec_form(arguments: str) -> list[str]:
     return command
 
 
+DOCKERIGNORE_GLOBS = {"**/": "(.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}
+
+
 @functools.cache
 def dockerignore(project: Path) -> list[tuple[bool, re.Pattern[str]]]:
     """(excludes, pattern) rules of .dockerignore, in order (Docker's syntax, simplified)."""
@@ -270,16 +274,8 @@ def dockerignore(project: Path) -> list[tuple[bool, re.Pattern[str]]]:
             continue
         excludes = not line.startswith("!")
         pattern = line.lstrip("!").strip("/")
-        regex = "".join(
-            ".*"
-            if part == "**"
-            else "[^/]*"
-            if part == "*"
-            else "[^/]"
-            if part == "?"
-            else re.escape(part)
-            for part in re.split(r"(\*\*|\*|\?)", pattern)
-        )
+        parts = re.split(r"(\*\*/|\*\*|\*|\?)", pattern)
+        regex = "".join(DOCKERIGNORE_GLOBS.get(part, re.escape(part)) for part in parts)
         rules.append((excludes, re.compile(rf"{regex}(/.*)?")))
     return rules
 
@@ -327,6 +323,7 @@ def test_dockerignore_keeps_secrets_and_local_state_out(projects: dict[str, Path
         ".git/config",
         "deploy/kubernetes/secrets.env",
         "src/x/__pycache__/a.cpython-312.pyc",
+        "__pycache__/a.cpython-312.pyc",
     ]:
         assert not in_build_context(project, rel), rel
     for rel in [
