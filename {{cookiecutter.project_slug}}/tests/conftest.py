@@ -22,8 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
+import httpx
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
@@ -317,3 +319,37 @@ def make_settings(session_store_url: str, **overrides: object) -> Settings:
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
+
+
+COOKIE = "__Host-session"  # the session cookie's name when Secure (the default)
+
+
+class Browser:
+    """A TestClient that sends exactly the session cookie we tell it (or the last one set)."""
+
+    def __init__(self, client: TestClient, name: str = COOKIE) -> None:
+        self.client, self.name = client, name
+        self.cookie: str | None = None
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: object = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        self.client.cookies.clear()
+        headers = dict(headers or {})
+        if self.cookie:
+            headers["cookie"] = f"{self.name}={self.cookie}"
+        response: httpx.Response = self.client.request(
+            method, path, json=json, content=content, headers=headers
+        )
+        for header in response.headers.get_list("set-cookie"):
+            name, _, rest = header.partition("=")
+            if name == self.name:
+                value = rest.split(";")[0]
+                self.cookie = value or None
+        return response

@@ -4,46 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import LocalServer, free_port, make_settings
 from {{ cookiecutter.project_slug }}.app import create_app
 from {{ cookiecutter.project_slug }}.sessions.ids import CookieSigner, new_id
 
-COOKIE = "__Host-session"
-
-
-class Browser:
-    """A TestClient that sends exactly the session cookie we tell it (or the last one set)."""
-
-    def __init__(self, client: TestClient, name: str = COOKIE) -> None:
-        self.client, self.name = client, name
-        self.cookie: str | None = None
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: object = None,
-        content: bytes | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> httpx.Response:
-        self.client.cookies.clear()
-        headers = dict(headers or {})
-        if self.cookie:
-            headers["cookie"] = f"{self.name}={self.cookie}"
-        response: httpx.Response = self.client.request(
-            method, path, json=json, content=content, headers=headers
-        )
-        for header in response.headers.get_list("set-cookie"):
-            name, _, rest = header.partition("=")
-            if name == self.name:
-                value = rest.split(";")[0]
-                self.cookie = value or None
-        return response
+from conftest import COOKIE, Browser, LocalServer, free_port, make_settings
 
 
 def open_app(session_store_url: str, **settings: object) -> TestClient:
