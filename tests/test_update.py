@@ -35,12 +35,14 @@ DATA = {"project_name": "Demo Service"}
 SLUG = "demo_service"
 ENGINES = ["cookiecutter", "copier"]
 GENERATED_MESSAGE = "Next: cd into it"  # printed by the post-gen hook on copy only
+UNRELEASED_WARNING = "not a release tag"  # the post-gen hook, under cookiecutter
 
 NOTES = "# Notes for {{ cookiecutter.project_name }}\n\n" + "".join(
     f"Paragraph {n}.\n" for n in range(1, 7)
 )
 TEAM_README_LINE = "Local note kept by the team.\n"
 TEAM_NOTES_LINE = "Team line.\n"
+TEAM_NOTES_EDIT = "Paragraph 4, as the team put it.\n"
 V2_README_LINE = "Release two line for {{ cookiecutter.project_slug }}.\n"
 V3_README_LINE = "Release three footer.\n"
 MIGRATION = """\
@@ -167,7 +169,8 @@ def release_v2(repo: Path) -> None:
 
 
 def release_v3(repo: Path) -> None:
-    """Adds a line where the team added theirs: a same-line conflict."""
+    """Edits the line the team edited in the notes; adds a line where theirs was added."""
+    edit(repo / ROOT / "docs" / "NOTES.md", "Paragraph 4.\n", "Paragraph 4, release three.\n")
     append(repo / ROOT / "README.md", V3_README_LINE)
     commit_all(repo, "v3")
     git(repo, "tag", "v3")
@@ -247,9 +250,12 @@ def test_update_merges_a_release_and_keeps_the_teams_work(
 ) -> None:
     repo = release_v1(tmp_path)
     project = generate(engine, repo, tmp_path, "v1")
-    assert GENERATED_MESSAGE in capfd.readouterr().out  # one-time message on copy
+    generated = capfd.readouterr()
+    assert GENERATED_MESSAGE in generated.out  # one-time message on copy
+    assert UNRELEASED_WARNING not in generated.err  # made from a release tag
     assert answers(project)["_commit"] == "v1"
     append(project / "README.md", TEAM_README_LINE)
+    edit(project / "NOTES.md", "Paragraph 4.\n", TEAM_NOTES_EDIT)
     append(project / "NOTES.md", TEAM_NOTES_LINE)
     (project / "ops").mkdir()
     (project / "ops" / "runbook.md").write_text("Not in the template's layout.\n")
@@ -276,10 +282,11 @@ def test_update_merges_a_release_and_keeps_the_teams_work(
     notes = (project / "docs" / "NOTES.md").read_text()
     assert notes.startswith("# Notes for Demo Service\n")
     assert "Paragraph 1, revised in v2.\n" in notes
+    assert TEAM_NOTES_EDIT in notes
     assert notes.endswith(TEAM_NOTES_LINE)
     assert leftovers(project) == []
 
-    # v3 edits the line the team edited: bin/update must not report success.
+    # v3 edits lines the team edited: bin/update must not report success.
     commit_all(project, "Update to v2")
     release_v3(repo)
     (project / "scratch.txt").write_text("uncommitted\n")
@@ -291,7 +298,7 @@ def test_update_merges_a_release_and_keeps_the_teams_work(
 
     conflicted = bin_update(project, "--defaults")
     assert conflicted.returncode == 1, conflicted.stdout + conflicted.stderr
-    assert "conflicts with your changes in:\n  README.md\n" in conflicted.stderr
+    assert "conflicts with your changes in:\n  README.md\n  docs/NOTES.md\n" in (conflicted.stderr)
     assert answers(project)["_commit"] == "v3"
 
 
@@ -312,6 +319,7 @@ def test_bin_update_reports_rejected_hunks_and_a_clean_merge(tmp_path: Path) -> 
     rejected = bin_update(project, "--defaults", "--conflict", "rej")
     assert rejected.returncode == 1, rejected.stdout + rejected.stderr
     assert "  ./README.md.rej\n" in rejected.stderr
+    assert "Paragraph 4, release three.\n" in (project / "docs" / "NOTES.md").read_text()
 
 
 def release_tags() -> list[str]:
@@ -345,9 +353,13 @@ def test_update_from_the_latest_release_to_head_is_clean(tmp_path: Path, engine:
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_an_update_without_template_changes_changes_nothing(tmp_path: Path, engine: str) -> None:
+def test_an_update_without_template_changes_changes_nothing(
+    tmp_path: Path, engine: str, capfd: pytest.CaptureFixture[str]
+) -> None:
     """The hooks are idempotent on update: the real template, HEAD to HEAD, is a no-op."""
     project = generate(engine, committed_template(tmp_path), tmp_path, "HEAD")
+    if engine == "cookiecutter":  # untagged: later plain updates would need --vcs-ref
+        assert UNRELEASED_WARNING in capfd.readouterr().err
     before = tree(project)
     copier.run_update(project, vcs_ref="HEAD", defaults=True, overwrite=True, unsafe=True)
     assert tree(project) == before
