@@ -10,6 +10,7 @@ store was really tested.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import socket
@@ -29,10 +30,23 @@ from fastapi.testclient import TestClient
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+from {{ cookiecutter.project_slug }} import assets
 from {{ cookiecutter.project_slug }}.config import Settings
 from {{ cookiecutter.project_slug }}.db import create_sync_engine, metadata, sessions
 
 STARTUP_TIMEOUT = 30.0  # seconds; generous for a loaded 2-core CI machine
+
+
+@pytest.fixture(scope="session", autouse=True)
+def built_assets() -> None:
+    """The app serves bin/build's output: build it once if it is missing (xdist-safe)."""
+    assets.BUILD.parent.mkdir(parents=True, exist_ok=True)
+    with (assets.BUILD.parent / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            assets.load_manifest()
+        except assets.AssetsNotBuilt:
+            assets.build()
 
 
 def unavailable(reason: str) -> NoReturn:

@@ -111,6 +111,7 @@ def issued_id(browser: Browser) -> str:
         f"{new_id()}.{new_id()}",  # well-formed, not signed by us
         SIGNER.sign(new_id()),  # signed (a leaked or expired ID) but unknown to the store
     ],
+    ids=["malformed", "unsigned", "unknown"],  # stable names: the values are random
 )
 def test_a_client_chosen_id_is_never_adopted(
     browser: Browser, session_store_url: str, chosen: str
@@ -155,6 +156,7 @@ def test_logout_deletes_the_record(browser: Browser, session_store_url: str) -> 
         b'{"created_at": 1, "data": [1, 2]}',  # JSON, but not a session
         b"[" * 100_000,  # nesting deep enough to break a recursive parser
     ],
+    ids=["pickle", "pickle-exec", "json-not-a-session", "deep-nesting"],
 )
 def test_a_planted_non_json_record_reads_empty_and_is_logged(
     browser: Browser, session_store_url: str, record: bytes, caplog: pytest.LogCaptureFixture

@@ -11,7 +11,7 @@ from importlib.metadata import version
 
 from fastapi import APIRouter, FastAPI
 
-from . import api, sessions
+from . import api, assets, sessions
 from .config import Settings
 from .middleware import RequestMiddleware
 
@@ -39,6 +39,7 @@ def create_app(settings: Settings) -> FastAPI:
     # that it stays outermost and tags, logs and guards every request).
     app.include_router(api.router)
     sessions.install(app, settings)  # server-side sessions in SESSION_STORE_URL
+    assets.install(app)  # build/static/ from bin/build, and the page at /
 
     app.add_middleware(RequestMiddleware)
     return app

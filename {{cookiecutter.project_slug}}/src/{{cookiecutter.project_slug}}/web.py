@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger as GunicornLogger
 from uvicorn_worker import UvicornWorker
 
-from . import logs
+from . import assets, logs
 from .app import create_app
 from .config import Settings, load_settings
 
@@ -97,6 +98,11 @@ class WebServer(BaseApplication):  # type: ignore[misc]  # untyped base
 
 def main() -> None:
     settings = load_settings()  # exits with a clear message before binding anything
+    try:
+        assets.load_manifest()  # the build step's output; never built at run time
+    except assets.AssetsNotBuilt as error:
+        print(error, file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
     logs.configure(settings.log_level)
     logging.getLogger(LOGGER).info(
         "starting", extra={"port": settings.port, "workers": settings.web_concurrency}
