@@ -364,3 +364,21 @@ def test_an_update_without_template_changes_changes_nothing(
     copier.run_update(project, vcs_ref="HEAD", defaults=True, overwrite=True, unsafe=True)
     assert tree(project) == before
     assert git(project, "status", "--porcelain", "--", ".", f":!{ANSWERS_FILE}") == ""
+
+
+def test_changing_an_answer_on_update_adds_and_removes_its_files(tmp_path: Path) -> None:
+    """`bin/update -d with_worker=true` (and back): the project matches the new answers."""
+    repo = committed_template(tmp_path)
+    git(repo, "tag", "v1")
+    project = generate("copier", repo, tmp_path, "v1")
+    for with_worker in (True, False):
+        copier.run_update(
+            project, data={"with_worker": with_worker}, defaults=True, overwrite=True, unsafe=True
+        )
+        record = answers(project)
+        assert record["with_worker"] is with_worker
+        # The manifest of the template that made it (the work tree's may be ahead).
+        selection = layout.select(record, layout.load_manifest(repo / "hooks" / "layout.yml"))
+        assert layout.verify(project, selection) == []
+        assert any("worker" in rel for rel in selection.expected + selection.excluded)
+        commit_all(project, f"with_worker={with_worker}")
