@@ -1,0 +1,86 @@
+"""Share-nothing, end to end: real web processes (the Procfile's command) on every store.
+
+Two processes serve one user alternately; then every process is SIGKILLed and a new one
+(with two workers) takes over: the user is still logged in and the counter intact.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from conftest import free_port, wait_until
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+@contextmanager
+def web_process(store_url: str, tmp_path: Path, concurrency: int) -> Iterator[httpx.Client]:
+    """`bin/python -m <package>.web` as the Procfile runs it; SIGKILLed at the end."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "WEB_CONCURRENCY": str(concurrency),
+        "SECRET_KEY": "e2e-secret-" + "k" * 32,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "SESSION_STORE_URL": store_url,
+        "SESSION_COOKIE_SECURE": "false",  # plain HTTP on loopback
+        "LOG_LEVEL": "WARNING",
+    }
+    command = (PROJECT / "Procfile").read_text().split("web:")[1].splitlines()[0].split()
+    process: subprocess.Popen[bytes] = subprocess.Popen(
+        command, cwd=PROJECT, env=env, start_new_session=True, stdout=subprocess.DEVNULL
+    )
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
+
+    def up() -> bool:
+        try:
+            return client.get("/healthz").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        wait_until(up, process, "web process")
+        yield client
+    finally:
+        client.close()
+        os.killpg(process.pid, signal.SIGKILL)  # the whole group: gunicorn and its workers
+        process.wait()
+
+
+def call(
+    client: httpx.Client, cookie: dict[str, str], method: str, path: str, body: object = None
+) -> object:
+    """One request carrying the user's session cookie; keeps the cookie the server sets."""
+    client.cookies.clear()
+    headers = {"cookie": f"session={cookie['session']}"} if cookie else {}
+    response = client.request(method, path, json=body, headers=headers)
+    assert response.status_code == 200, response.text
+    if "session" in response.cookies:
+        cookie["session"] = response.cookies["session"]
+    return response.json()
+
+
+def test_sessions_survive_killing_every_process(session_store_url: str, tmp_path: Path) -> None:
+    cookie: dict[str, str] = {}
+    with (
+        web_process(session_store_url, tmp_path, 1) as a,
+        web_process(session_store_url, tmp_path, 1) as b,
+    ):
+        assert call(a, cookie, "POST", "/api/login", {"username": "ada"}) == {"username": "ada"}
+        for n, server in enumerate([b, a, b, a], start=1):
+            assert call(server, cookie, "POST", "/api/visits") == {"visits": n}
+        assert call(b, cookie, "GET", "/api/me") == {"username": "ada"}
+    # Every process is gone (SIGKILL: no clean shutdown). A new one with two workers:
+    with web_process(session_store_url, tmp_path, 2) as c:
+        assert call(c, cookie, "GET", "/api/me") == {"username": "ada"}
+        assert call(c, cookie, "GET", "/api/visits") == {"visits": 4}
+        for n in range(5, 9):  # new connections each time: both workers take turns
+            assert call(c, cookie, "POST", "/api/visits") == {"visits": n}
