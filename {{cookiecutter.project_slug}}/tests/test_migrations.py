@@ -125,6 +125,15 @@ def test_migrate_gives_up_when_another_holds_the_lock_too_long(
     assert migrate(postgres_database_url).returncode == 0  # the lock went with its holder
 
 
+def test_migrate_does_not_queue_behind_live_traffic_forever(postgres_database_url: str) -> None:
+    assert migrate(postgres_database_url).returncode == 0
+    with psycopg.connect(postgres_database_url) as other:  # a long transaction holds a lock
+        other.execute("LOCK TABLE alembic_version IN ACCESS EXCLUSIVE MODE")
+        blocked = migrate(postgres_database_url)
+    assert blocked.returncode == 1
+    assert "migration failed: canceling statement due to lock timeout" in blocked.stdout
+
+
 def test_bad_arguments_change_nothing(sqlite_database_url: str) -> None:
     result = migrate(sqlite_database_url, "--lock-wait", "soon")
     assert result.returncode == 2
