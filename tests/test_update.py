@@ -382,3 +382,55 @@ def test_changing_an_answer_on_update_adds_and_removes_its_files(tmp_path: Path)
         assert layout.verify(project, selection) == []
         assert any("worker" in rel for rel in selection.expected + selection.excluded)
         commit_all(project, f"with_worker={with_worker}")
+
+
+def run_migrate(project: Path, template: Path, *action: str) -> None:
+    """hooks/migrate.py as copier runs it after an update from v1."""
+    context = json.dumps({"project_slug": SLUG, "project_name": "Demo Service"})
+    subprocess.run(
+        [sys.executable, str(TEMPLATE / "hooks" / "migrate.py"), context, str(template), *action],
+        cwd=project,
+        env={**os.environ, "VERSION_FROM": "v1"},
+        check=True,
+        capture_output=True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("team_line", "release_line", "expected"),
+    [
+        ("one\n", "one\n", "one\nDemo Service\nthree, v2\n"),  # untouched: the release's
+        ("ONE\n", "one\n", "ONE\nDemo Service\nthree, v2\n"),  # both edits kept
+        ("ONE\n", "uno\n", None),  # the same line: copier-style conflict markers
+    ],
+    ids=["unedited", "merged", "conflict"],
+)
+def test_rename_migration_merges_three_way(
+    tmp_path: Path, team_line: str, release_line: str, expected: str | None
+) -> None:
+    template = tmp_path / "template"
+    (template / ROOT / "src" / "{{cookiecutter.project_slug}}").mkdir(parents=True)
+    old_source = "one\n{{ cookiecutter.project_name }}\nthree\n"
+    (template / ROOT / "src" / "{{cookiecutter.project_slug}}" / "old.txt").write_text(old_source)
+    git(template, "init", "-q")
+    commit_all(template, "v1")
+    git(template, "tag", "v1")
+    project = tmp_path / "project"
+    (project / "src" / SLUG).mkdir(parents=True)
+    (project / "src" / SLUG / "old.txt").write_text(f"{team_line}Demo Service\nthree\n")
+    git(project, "init", "-q")
+    commit_all(project, "Generated, then edited")
+    # What copier leaves: OLD deleted, NEW rendered from the release.
+    (project / "src" / SLUG / "old.txt").unlink()
+    new = project / "src" / SLUG / "new.txt"
+    new.write_text(f"{release_line}Demo Service\nthree" + (", v2\n" if expected else "\n"))
+
+    run_migrate(project, template, "rename", "src/{slug}/old.txt", "src/{slug}/new.txt")
+
+    assert not (project / "src" / SLUG / "old.txt").exists()
+    if expected is not None:
+        assert new.read_text() == expected
+    else:
+        lines = new.read_text().splitlines()
+        assert lines[0] == "<<<<<<< before updating" and "ONE" in lines
+        assert ">>>>>>> after updating" in lines and "uno" in lines
