@@ -7,6 +7,9 @@ tells users) or by copier, committed, and edited by "the team". The template the
 the ways releases do (a changed file, a new file, a new question, a file moved with a
 migration) and is tagged v2; `copier update` must merge all of it and keep the team's
 work. v3 then edits the line the team edited: the project's bin/update must say so.
+Also here: changing an answer on update, an update with no template change (a no-op),
+hooks/migrate.py on its own, and (when this checkout has a release tag) the update from
+the newest release to HEAD that CI runs for every change.
 Nothing touches $HOME: it points at a temporary folder for every step.
 """
 
