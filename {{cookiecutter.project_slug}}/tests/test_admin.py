@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from {{ cookiecutter.project_slug }}.db import create_sync_engine, sessions
+from {{ cookiecutter.project_slug }}.db import create_sync_engine, jobs, sessions
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN = ROOT / "bin" / "admin"
@@ -89,29 +89,35 @@ def test_bad_configuration_fails_like_the_web_process() -> None:
     assert "short" not in task.stderr  # the value is never shown
 
 
-def test_a_new_file_in_the_admin_folder_is_a_new_task(tmp_path: Path) -> None:
+def readme_task_example() -> str:
+    """The example task of the README's "Adding a task" (so the README stays true)."""
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("```python\n", readme.index("**Adding a task:**")) + len("```python\n")
+    return readme[start : readme.index("```", start)]
+
+
+def test_a_new_file_in_the_admin_folder_is_a_new_task(
+    tmp_path: Path, sqlite_database_url: str
+) -> None:
     folder = tmp_path / "admin"
     shutil.copytree(ROOT / "admin", folder)
-    (folder / "say_hello.py").write_text(
-        '"""Say hello (a task added by dropping a file into admin/)."""\n\n'
-        "import typer\n\n\n"
-        "def main(name: str, times: int = 1) -> None:\n"
-        '    typer.echo(" ".join([f"hello {name}"] * times))\n'
-    )
+    (folder / "job_counts.py").write_text(readme_task_example())
     runner = [str(ROOT / "bin" / "python"), "-m", "{{ cookiecutter.project_slug }}.admin"]
+    env = service_env(sqlite_database_url)
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         command = [*runner, str(folder), *args]
-        return subprocess.run(
-            command, env=service_env(), capture_output=True, text=True, check=False
-        )
+        return subprocess.run(command, env=env, capture_output=True, text=True, check=False)
 
     listed = {line.split()[0]: line for line in run().stdout.splitlines() if line[:2] == "  "}
-    assert "Say hello (a task added by dropping" in listed["say_hello"]
-    assert run("say_hello", "ada", "--times", "2").stdout == "hello ada hello ada\n"
-    bad = run("say_hello", "ada", "--times", "twice")
+    assert "Show how many background jobs are in each state." in listed["job_counts"]
+    migrated(sqlite_database_url)
+    add_jobs(sqlite_database_url, ["queued", "queued", "done"])
+    assert sorted(run("job_counts").stdout.splitlines()) == ["done: 1", "queued: 2"]
+    assert run("job_counts", "--status", "queued").stdout == "queued: 2\n"
+    bad = run("job_counts", "--state", "queued")
     assert bad.returncode == 2
-    assert "Invalid value for '--times'" in bad.stderr
+    assert "No such option: --state" in bad.stderr
 
 
 def test_console_runs_stdin_as_a_script() -> None:
@@ -158,6 +164,17 @@ def add_sessions(database_url: str, rows: dict[str, dict[str, Any]]) -> None:
     try:
         with engine.begin() as connection:
             connection.execute(insert(sessions), [{"key": k, **v} for k, v in rows.items()])
+    finally:
+        engine.dispose()
+
+
+def add_jobs(database_url: str, states: list[str]) -> None:
+    engine = create_sync_engine(database_url)
+    created_at = datetime.now(UTC)
+    rows = [{"name": "x", "payload": "{}", "status": state, "attempts": 0} for state in states]
+    try:
+        with engine.begin() as connection:
+            connection.execute(insert(jobs), [{**row, "created_at": created_at} for row in rows])
     finally:
         engine.dispose()
 
