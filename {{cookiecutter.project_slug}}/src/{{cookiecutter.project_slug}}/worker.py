@@ -15,8 +15,10 @@ caller, instead of failing later in the worker).
 Any number of workers can run: on PostgreSQL each claims a job with `FOR UPDATE SKIP
 LOCKED`, on SQLite (one machine) the claiming UPDATE is one atomic statement. A claim is a
 lease: if a worker dies mid-job, the lease runs out and another worker runs the job again,
-so jobs must be safe to run twice. On SIGTERM (or Ctrl-C) the worker finishes the job in
-hand, takes no new one and exits 0.
+so jobs must be safe to run twice. A job that raises is marked `failed` with the error
+(and logged with its traceback); it is not retried: enqueue it again once the cause is
+fixed. On SIGTERM (or Ctrl-C) the worker finishes the job in hand, takes no new one and
+exits 0.
 """
 
 from __future__ import annotations
