@@ -121,9 +121,9 @@ def test_web_command_serves_healthz_on_embedded_defaults(project: Path) -> None:
         web.send_signal(signal.SIGTERM)
         assert web.wait(timeout=25) == 0
     finally:
-        if web.poll() is None:
-            web.kill()
-            web.wait()
+        if web.poll() is None:  # a failed assertion: stop it as a platform would
+            web.terminate()
+            web.wait(timeout=30)
 
 
 def test_bad_settings_stop_web_before_it_binds(project: Path) -> None:

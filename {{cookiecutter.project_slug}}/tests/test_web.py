@@ -85,9 +85,20 @@ class Web:
                 time.sleep(0.05)
         raise AssertionError(f"web not ready within {BOOT_LIMIT}s: {self.output()}")
 
-    def output(self) -> str:
+    def stop(self) -> None:
+        """SIGTERM, as a platform stops it; SIGKILL only if that fails. (A SIGKILLed
+        gunicorn leaves its workers running, holding the port.)
+        """
         if self.process.poll() is None:
-            self.process.kill()
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=EXIT_LIMIT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.process.wait()
+
+    def output(self) -> str:
+        self.stop()
         stdout, _ = self.process.communicate()
         return stdout.decode(errors="replace")
 
@@ -99,9 +110,7 @@ def web(tmp_path: Path) -> Iterator[Web]:
         server.wait_ready()
         yield server
     finally:
-        if server.process.poll() is None:
-            server.process.kill()
-        server.process.wait()
+        server.stop()
 
 
 def test_serves_healthz_on_ipv4_and_ipv6(web: Web) -> None:

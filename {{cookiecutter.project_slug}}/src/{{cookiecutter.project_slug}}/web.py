@@ -9,6 +9,8 @@ in-flight requests finish (up to GRACEFUL_TIMEOUT seconds), and exits 0: well in
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -39,6 +41,14 @@ class Worker(UvicornWorker):  # type: ignore[misc]  # untyped base
         "lifespan": "on",
         "timeout_graceful_shutdown": GRACEFUL_TIMEOUT - 2,  # end tasks before gunicorn kills
     }
+
+    async def callback_notify(self) -> None:
+        """uvicorn's periodic heartbeat (every `timeout` seconds) to the gunicorn master."""
+        if os.getppid() != self.ppid:
+            # The master is gone (SIGKILL): shut down rather than serve unsupervised.
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        await super().callback_notify()
 
 
 class JsonLogger(GunicornLogger):  # type: ignore[misc]  # untyped base
