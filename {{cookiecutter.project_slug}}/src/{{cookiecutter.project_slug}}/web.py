@@ -61,6 +61,15 @@ class JsonLogger(GunicornLogger):  # type: ignore[misc]  # untyped base
             logger.handlers = [json_handler]  # the worker copies these to uvicorn's loggers
             logger.propagate = False
         self.access_log.disabled = True
+        self.error_log.addFilter(_not_double_close)
+
+
+def _not_double_close(record: logging.LogRecord) -> bool:
+    """Drops gunicorn's report of closing a listener that uvicorn already closed: it
+    comes on every worker shutdown ("Bad file descriptor") and means nothing.
+    """
+    message = record.getMessage()
+    return not (message.startswith("Error while closing socket") and "[Errno 9]" in message)
 
 
 def bind_address(port: int) -> str:
