@@ -466,6 +466,8 @@ def test_heroku_app_json_matches_the_procfile(projects: dict[str, Path], name: s
     addons = {addon["plan"]: addon["as"] for addon in manifest["addons"]}
     assert addons == {"heroku-postgresql": "DATABASE", "heroku-redis": "SESSION_STORE"}
     assert manifest["env"]["SECRET_KEY"]["generator"] == "secret"
+    # Heroku Redis serves rediss:// with a self-signed certificate.
+    assert manifest["env"]["SESSION_STORE_TLS_VERIFY"]["value"] == "false"
     documented = re.findall(r"^([A-Z_]+)=", (project / ".env.example").read_text(), re.M)
     assert set(manifest["env"]) <= set(documented)
     assert (project / ".python-version").read_text().strip() == RENDERS[name].get(

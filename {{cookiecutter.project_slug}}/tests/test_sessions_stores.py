@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import shutil
+import subprocess
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from conftest import LocalServer, free_port, redis_server, unavailable
 
-from {{ cookiecutter.project_slug }}.sessions import DatabaseStore, SessionStore, create_store
+from {{ cookiecutter.project_slug }}.sessions import (
+    DatabaseStore,
+    SessionStore,
+    StoreUnavailable,
+    create_store,
+)
 from {{ cookiecutter.project_slug }}.sessions.ids import new_id, store_key
 
 T = TypeVar("T")
@@ -80,3 +89,79 @@ def test_database_store_purges_expired_rows(session_store_url: str) -> None:
         return purged, await store.load(live, 60), await store.load(dead, 60)
 
     assert run_with_store(session_store_url, steps) == (1, "{}", None)
+
+
+PASSWORD = "s3cret:/@pass"  # characters a URL must percent-encode
+
+
+@pytest.fixture
+def tls_redis(tmp_path: Path) -> Iterator[int]:
+    """A password-protected Redis serving TLS with a self-signed certificate, like Heroku
+    Redis; yields the TLS port."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        unavailable("openssl not found on PATH (needed to make a test certificate)")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+        + ["-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        server = redis_server(tmp_path)
+    except RuntimeError as error:
+        unavailable(str(error))
+    tls_port = free_port()
+    argv = [*server.argv, "--tls-port", str(tls_port), "--tls-cert-file", str(cert)]
+    argv += ["--tls-key-file", str(key), "--tls-auth-clients", "no", "--requirepass", PASSWORD]
+    # The plain port only answers readiness checks, which a password refuses this way.
+    server = LocalServer("redis-server (TLS)", argv, b"PING\r\n", b"-NOAUTH", server.port)
+    try:
+        server.start()
+    except (OSError, RuntimeError) as error:
+        unavailable(f"{error} (a redis-server built without TLS?)")
+    try:
+        yield tls_port
+    finally:
+        server.stop()
+
+
+def test_rediss_self_signed_needs_tls_verify_off(tls_redis: int) -> None:
+    """SESSION_STORE_TLS_VERIFY: verified by default, so a self-signed server is refused
+    (StoreUnavailable, a 503); with it off the store works over TLS, logged in with the
+    URL's password, in the URL's database."""
+    encoded = PASSWORD.replace("%", "%25").replace(":", "%3A").replace("/", "%2F")
+    encoded = encoded.replace("@", "%40")
+    url = f"rediss://:{encoded}@127.0.0.1:{tls_redis}"
+    key = store_key(new_id())
+
+    async def refused() -> None:
+        store = create_store(url + "/3")
+        try:
+            with pytest.raises(StoreUnavailable):
+                await store.load(key, 60)
+        finally:
+            await store.aclose()
+
+    async def accepted() -> tuple[str | None, str | None]:
+        db3 = create_store(url + "/3", tls_verify=False)
+        db0 = create_store(url + "/0", tls_verify=False)
+        try:
+            await db3.save(key, "{}", 60)
+            return await db3.load(key, 60), await db0.load(key, 60)
+        finally:
+            await db3.aclose()
+            await db0.aclose()
+
+    async def wrong_password() -> None:
+        store = create_store(f"rediss://:nope@127.0.0.1:{tls_redis}/0", tls_verify=False)
+        try:
+            with pytest.raises(StoreUnavailable):
+                await store.load(key, 60)
+        finally:
+            await store.aclose()
+
+    asyncio.run(refused())
+    assert asyncio.run(accepted()) == ("{}", None)
+    asyncio.run(wrong_password())

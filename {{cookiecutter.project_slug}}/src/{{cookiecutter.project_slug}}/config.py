@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     session_ttl_seconds: int = Field(default=1_209_600, ge=60)  # idle expiry: 14 days
     session_max_age_seconds: int = Field(default=2_592_000, ge=60)  # absolute cap: 30 days
     session_cookie_secure: bool = True
+    # rediss:// only: false accepts a self-signed certificate (Heroku Redis), still encrypted.
+    session_store_tls_verify: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     @model_validator(mode="before")

@@ -1,6 +1,6 @@
 """Session stores: where session records live, chosen at run time by SESSION_STORE_URL.
 
-    redis://, rediss://     Redis (redis-py asyncio): SET EX, GETEX for sliding expiry
+    redis://, rediss://     Redis (resp.py, hiredis): SET EX, GETEX for sliding expiry
     memcached://host:port   Memcached (aiomcache): set with exptime, touch
     sqlite:///, postgresql:// the `sessions` table (SQLAlchemy async); created by
                             `bin/admin migrate`, expired rows purged by an admin task
@@ -22,15 +22,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiomcache
+import hiredis
 import sqlalchemy as sa
-from redis import asyncio as aioredis
-from redis.exceptions import RedisError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ..db import SCHEMES as DATABASE_SCHEMES
 from ..db import async_url, sessions
+from . import resp
 
 log = logging.getLogger(__name__)
 
@@ -63,33 +63,35 @@ class SessionStore(ABC):
 
 
 class RedisStore(SessionStore):
+    """Redis through `resp.Client`: one pipelined connection per process (see resp.py for
+    why not redis-py's pool). `tls_verify=False` accepts a self-signed rediss:// server."""
+
     prefix = "session:"
 
-    def __init__(self, url: str) -> None:
-        self._redis = aioredis.Redis.from_url(
-            url, socket_timeout=TIMEOUT_SECONDS, socket_connect_timeout=TIMEOUT_SECONDS
-        )
+    def __init__(self, url: str, *, tls_verify: bool = True) -> None:
+        self._redis = resp.Client(resp.Target.from_url(url, tls_verify=tls_verify), TIMEOUT_SECONDS)
+
+    async def _call(self, *command: str | int) -> Any:
+        try:
+            reply = await self._redis(*command)
+        except (OSError, TimeoutError) as error:
+            raise StoreUnavailable(f"redis: {type(error).__name__}") from error
+        if isinstance(reply, hiredis.ReplyError):
+            raise StoreUnavailable(f"redis: error reply {str(reply).split()[0]}")
+        return reply
 
     async def load(self, key: str, ttl: int) -> str | None:
-        try:  # GETEX reads and slides the expiry in one round trip, without a rewrite
-            raw = await self._redis.getex(self.prefix + key, ex=ttl)
-        except RedisError as error:
-            raise StoreUnavailable(f"redis: {type(error).__name__}") from error
+        # GETEX reads and slides the expiry in one round trip, without a rewrite.
+        raw = await self._call("GETEX", self.prefix + key, "EX", ttl)
         if isinstance(raw, bytes):  # undecodable bytes reach the JSON check, which refuses them
             return raw.decode("utf-8", errors="replace")
-        return raw
+        return None
 
     async def save(self, key: str, record: str, ttl: int) -> None:
-        try:
-            await self._redis.set(self.prefix + key, record.encode(), ex=ttl)
-        except RedisError as error:
-            raise StoreUnavailable(f"redis: {type(error).__name__}") from error
+        await self._call("SET", self.prefix + key, record, "EX", ttl)
 
     async def delete(self, key: str) -> None:
-        try:
-            await self._redis.delete(self.prefix + key)
-        except RedisError as error:
-            raise StoreUnavailable(f"redis: {type(error).__name__}") from error
+        await self._call("DEL", self.prefix + key)
 
     async def aclose(self) -> None:
         await self._redis.aclose()
@@ -195,11 +197,12 @@ class DatabaseStore(SessionStore):
         await self.engine.dispose()
 
 
-def create_store(url: str) -> SessionStore:
-    """The store for a SESSION_STORE_URL. Opens no connection: that happens on first use."""
+def create_store(url: str, *, tls_verify: bool = True) -> SessionStore:
+    """The store for a SESSION_STORE_URL. Opens no connection: that happens on first use.
+    `tls_verify` (SESSION_STORE_TLS_VERIFY) is for rediss:// only."""
     scheme = urlsplit(url).scheme.split("+")[0]
     if scheme in ("redis", "rediss"):
-        return RedisStore(url)
+        return RedisStore(url, tls_verify=tls_verify)
     if scheme == "memcached":
         return MemcachedStore(url)
     if scheme in DATABASE_SCHEMES:
