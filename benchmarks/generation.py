@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from helpers import render_cookiecutter, render_copier  # noqa: E402
+from helpers import render_cookiecutter, render_copier
 
 
 def measure(render: Callable[[Path], Path], rounds: int) -> list[float]:

@@ -60,7 +60,7 @@ def select(answers: dict, manifest: dict | None = None) -> Selection:
     def expand(paths: list[str]) -> list[str]:
         return [p.format(slug=answers["project_slug"]) for p in paths]
 
-    expected, excluded = expand(manifest["always"]), []
+    expected, excluded = expand(manifest["always"]), list[str]()
     for group in manifest["when"]:
         target = expected if _matches(group["if"], answers) else excluded
         target.extend(expand(group["paths"]))
@@ -160,7 +160,9 @@ def check_procfile(root: Path) -> list[Problem]:
             continue
         match = PROCFILE_LINE.fullmatch(line)
         if not match:
-            problems.append(Problem("Procfile", "procfile", f"line {number} is not 'name: command'"))
+            problems.append(
+                Problem("Procfile", "procfile", f"line {number} is not 'name: command'")
+            )
             continue
         entrypoint = match["command"].split()[0]
         script = root / entrypoint

@@ -33,7 +33,9 @@ def template_version(template: Path) -> str | None:
     try:
         return subprocess.run(
             ["git", "-C", str(template), "describe", "--tags", "--always"],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None  # not a git checkout: there is nothing to update from

@@ -25,9 +25,7 @@ TEMPLATED_NAME = "name = \"{{ cookiecutter.project_slug | replace('_', '-') }}\"
 
 def main(args: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        project = Path(
-            cookiecutter(str(ROOT), no_input=True, output_dir=tmp, accept_hooks=False)
-        )
+        project = Path(cookiecutter(str(ROOT), no_input=True, output_dir=tmp, accept_hooks=False))
         lock = project / "uv.lock"
         if TEMPLATE_LOCK.exists():
             lock.write_text(TEMPLATE_LOCK.read_text().replace(TEMPLATED_NAME, RENDERED_NAME))

@@ -33,7 +33,6 @@ DEFAULTS: dict[str, Any] = {
 DEFAULTS["project_slug"] = "my_service"
 
 
-
 def _pyenv_version() -> str | None:
     """Make every pyenv-installed CPython 3 visible (python3.12, python3.13, ...).
 
@@ -122,10 +121,15 @@ def option_cases() -> list[dict[str, Any]]:
     """Every combination of the answers that change which files exist (12), with the
     answers that only change contents spread over them so that every pair of values of
     any two options appears at least once (a covering array of strength 2)."""
-    file_options = {"with_worker": (False, True), "ci": answers.CHOICES["ci"],
-                    "with_kubernetes": (False, True)}
-    content_options = {"python_version": answers.CHOICES["python_version"],
-                       "license": answers.CHOICES["license"]}
+    file_options = {
+        "with_worker": (False, True),
+        "ci": answers.CHOICES["ci"],
+        "with_kubernetes": (False, True),
+    }
+    content_options = {
+        "python_version": answers.CHOICES["python_version"],
+        "license": answers.CHOICES["license"],
+    }
     content_values = list(itertools.product(*content_options.values()))
     covered: set[tuple[tuple[str, Any], tuple[str, Any]]] = set()
     cases = []

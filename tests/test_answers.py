@@ -39,9 +39,7 @@ def test_cookiecutter_refuses(
         render_cookiecutter(out, data)
     captured = capfd.readouterr()
     assert_refused(error.value, captured.out + captured.err, message)
-    assert [p.name for p in out.iterdir() if not p.name.startswith(".")] == [
-        "cookiecutterrc.yml"
-    ]
+    assert [p.name for p in out.iterdir() if not p.name.startswith(".")] == ["cookiecutterrc.yml"]
 
 
 @pytest.mark.parametrize(("data", "message"), BAD_ANSWERS.values(), ids=BAD_ANSWERS.keys())

@@ -18,8 +18,13 @@ PROJECTS: dict[str, tuple[str, dict[str, Any]]] = {
     "defaults": ("cookiecutter", {}),
     "everything-on": (
         "copier",
-        {"with_worker": True, "ci": "gitlab", "with_kubernetes": True,
-         "python_version": "3.13", "license": "Apache-2.0"},
+        {
+            "with_worker": True,
+            "ci": "gitlab",
+            "with_kubernetes": True,
+            "python_version": "3.13",
+            "license": "Apache-2.0",
+        },
     ),
     "awkward-text": (
         "cookiecutter",
@@ -34,7 +39,7 @@ CHECKS = {
 }
 
 
-@pytest.fixture(scope="module", params=PROJECTS.values(), ids=PROJECTS.keys())
+@pytest.fixture(scope="module", params=list(PROJECTS.values()), ids=list(PROJECTS))
 def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     engine, data = request.param
     out = tmp_path_factory.mktemp("generated")

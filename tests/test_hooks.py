@@ -33,7 +33,11 @@ def run_hook(name: str, cwd: Path, context: dict[str, object]) -> subprocess.Com
     env = {k: v for k, v in os.environ.items() if k != "COPIER_OPERATION"}
     return subprocess.run(
         [sys.executable, str(HOOKS / name), json.dumps(context), str(TEMPLATE)],
-        cwd=cwd, capture_output=True, text=True, env=env, check=False,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
 
 
@@ -71,7 +75,11 @@ BREAKAGES = {
     "undeclared file": (write("notes.txt", "hi\n"), "notes.txt", "unexpected"),
     "excluded file left": (write("src/my_service/worker.py", "\n"), "worker.py", "excluded"),
     "script not executable": (chmod_off, "bin/python", "not-executable"),
-    "jinja variable left": (append("README.md", "{{ cookiecutter.x }}\n"), "README.md", "unrendered"),
+    "jinja variable left": (
+        append("README.md", "{{ cookiecutter.x }}\n"),
+        "README.md",
+        "unrendered",
+    ),
     "jinja block left": (append("LICENSE", "{% if x %}\n"), "LICENSE", "unrendered"),
     "jinja comment left": (append("Procfile", "# {# c #}\n"), "Procfile", "unrendered"),
     "crlf": (append("README.md", "line\r\n"), "README.md", "line-endings"),
@@ -96,7 +104,11 @@ def test_each_breakage_is_reported(
 
 @pytest.mark.parametrize(
     ("breaker", "path", "rule"),
-    [BREAKAGES["missing file"], BREAKAGES["jinja variable left"], BREAKAGES["procfile bypasses bin"]],
+    [
+        BREAKAGES["missing file"],
+        BREAKAGES["jinja variable left"],
+        BREAKAGES["procfile bypasses bin"],
+    ],
     ids=["missing", "unrendered", "procfile"],
 )
 def test_post_gen_hook_fails_loudly(
@@ -128,7 +140,11 @@ def test_on_update_the_hook_prunes_but_leaves_the_teams_files(project: Path) -> 
     env = {**os.environ, "COPIER_OPERATION": "update"}
     result = subprocess.run(
         [sys.executable, str(HOOKS / "post_gen_project.py"), json.dumps(DEFAULTS), str(TEMPLATE)],
-        cwd=project, capture_output=True, text=True, env=env, check=False,
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert (project / "notes.txt").exists()

@@ -29,7 +29,8 @@ def test_ci_runs_the_readme_test_command() -> None:
 def tree_entries() -> list[str]:
     """Paths named in the README's tree, children prefixed with their folder."""
     block = README.split("## What you get", 1)[1].split("```", 2)[1]
-    entries, folder = [], ""
+    entries: list[str] = []
+    folder = ""
     for line in block.splitlines():
         match = re.match(r"(│   )?[├└]── (.+?)(?:\s{2,}|$)", line)
         if not match:

@@ -19,15 +19,15 @@ from helpers import (
 
 # Names that must survive TOML, YAML, JSON, Python, shell and Markdown unharmed.
 AWKWARD_TEXT = {
-    "project_name": "Café O'Neil \"Q\" <x>: y & $(rm -rf ~) `id` \\ 日本",
+    "project_name": 'Café O\'Neil "Q" <x>: y & $(rm -rf ~) `id` \\ 日本',
     "project_slug": "cafe_service",
     "description": "Says \"hi\" \\ bye; {braces} 'quotes' #hash % percent",
-    "author_name": "Zoë D'Arcy \\ \"Z\"",
+    "author_name": 'Zoë D\'Arcy \\ "Z"',
     "author_email": "zoe+tag@example.co.uk",
 }
-CASES = {
-    "-".join(f"{k}={v}" for k, v in case.items()): case for case in option_cases()
-} | {"awkward-text": AWKWARD_TEXT}
+CASES = {"-".join(f"{k}={v}" for k, v in case.items()): case for case in option_cases()} | {
+    "awkward-text": AWKWARD_TEXT
+}
 
 
 def answers_record(project: Path) -> dict[str, Any]:
