@@ -1,15 +1,25 @@
 """Session overhead benchmark: requests/s of the generated service, one run, one table.
 
 Renders the template (defaults) into a temp folder, syncs it, builds its assets, starts a
-Redis server (from the machine's redis-server) and, per store, the Procfile web command
-(`bin/python -m my_service.web`, WEB_CONCURRENCY=1), then drives it with wrk (Debian's
-`wrk`) on loopback for a few seconds per endpoint:
+Redis server (from the machine's redis-server) and, per row, a web server with
+WEB_CONCURRENCY=1, then drives it with wrk (Debian's `wrk`; 1 thread, 16 connections) on
+loopback:
 
     GET /healthz        the bare endpoint (no session)
-    GET /api/visits     the session read path (one store round trip, no write)
+    GET /api/visits     the session read path (ours: one store round trip, no write)
     POST /api/visits    the session write path
 
-Run from the template root:  uv run python benchmarks/sessions.py [--seconds 5]
+Rows: our middleware on the Redis store and on the database store (SQLite), both through
+the Procfile web command (`bin/python -m my_service.web`); and the peer, starsessions
+(pinned below) on the same Redis, installed into a SCRATCH venv (the project's locked
+dependencies + starsessions; never the project's venv) and served by the project's own
+gunicorn/uvicorn setup (benchmarks/starsessions_app.py), so only the session layer differs.
+
+The machine is shared and small, so each server is measured in --rounds rounds that
+alternate the endpoints; a cell is the median of its rounds, and a ratio compares cells of
+the same server measured in the same rounds.
+
+Run from the template root:  uv run python benchmarks/sessions.py [--seconds 3] [--rounds 3]
 Not a test: numbers depend on the machine. Traffic stays on 127.0.0.1, bounded in time.
 """
 
@@ -21,6 +31,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,6 +45,8 @@ sys.path.insert(0, str(TEMPLATE / "tests"))
 from helpers import PROJECT_ENV, render_cookiecutter, run, sync  # noqa: E402
 
 POST_LUA = 'wrk.method = "POST"\n'
+PEER = "starsessions[redis]==2.2.1"
+ENDPOINTS = ("GET /healthz", "GET /api/visits", "POST /api/visits")
 
 
 def free_port() -> int:
@@ -46,7 +59,7 @@ def wait_http(url: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - loopback only
+            with urllib.request.urlopen(url, timeout=1):
                 return
         except OSError:
             time.sleep(0.1)
@@ -54,8 +67,8 @@ def wait_http(url: str, timeout: float = 30) -> None:
 
 
 def session_cookie(base: str) -> str:
-    request = urllib.request.Request(base + "/api/visits", method="POST")  # noqa: S310
-    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+    request = urllib.request.Request(base + "/api/visits", method="POST")
+    with urllib.request.urlopen(request, timeout=5) as response:
         return response.headers["set-cookie"].split(";")[0]
 
 
@@ -69,9 +82,8 @@ def wrk(url: str, seconds: int, cookie: str, lua: Path | None) -> float:
     return float(match[1])
 
 
-def measure(project: Path, store_url: str, seconds: int, lua: Path) -> dict[str, float]:
-    port = free_port()
-    env = {
+def server_env(port: int, store_url: str) -> dict[str, str]:
+    return {
         **PROJECT_ENV,
         "PORT": str(port),
         "WEB_CONCURRENCY": "1",
@@ -81,30 +93,52 @@ def measure(project: Path, store_url: str, seconds: int, lua: Path) -> dict[str,
         "SESSION_COOKIE_SECURE": "false",
         "LOG_LEVEL": "WARNING",
     }
+
+
+def measure(
+    project: Path, command: list[str], env: dict[str, str], args: argparse.Namespace, lua: Path
+) -> dict[str, float]:
+    """Median requests/s per endpoint of the server `command` starts (on env's PORT)."""
     server = subprocess.Popen(
-        ["bin/python", "-m", "my_service.web"],
-        cwd=project,
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
+        command, cwd=project, env=env, start_new_session=True, stdout=subprocess.DEVNULL
     )
-    base = f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{env['PORT']}"
     try:
         wait_http(base + "/healthz")
         cookie = session_cookie(base)
-        return {
-            "GET /healthz": wrk(base + "/healthz", seconds, cookie, None),
-            "GET /api/visits": wrk(base + "/api/visits", seconds, cookie, None),
-            "POST /api/visits": wrk(base + "/api/visits", seconds, cookie, lua),
-        }
+        rounds: dict[str, list[float]] = {name: [] for name in ENDPOINTS}
+        for _ in range(args.rounds):
+            rounds["GET /healthz"].append(wrk(base + "/healthz", args.seconds, cookie, None))
+            rounds["GET /api/visits"].append(wrk(base + "/api/visits", args.seconds, cookie, None))
+        rounds["POST /api/visits"].append(wrk(base + "/api/visits", args.seconds, cookie, lua))
+        return {name: statistics.median(values) for name, values in rounds.items()}
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait()
 
 
+def peer_venv(project: Path, scratch: Path) -> Path:
+    """A scratch venv with the project's locked dependencies plus the peer library."""
+    venv = scratch / "peer-venv"
+    requirements = scratch / "requirements.txt"
+    exported = run(
+        ["uv", "export", "--frozen", "--no-dev", "--no-emit-project", "--no-hashes"], project
+    )
+    requirements.write_text(exported.stdout)
+    python = project / ".venv/bin/python"
+    run(["uv", "venv", "--quiet", "--python", str(python.resolve()), str(venv)], project)
+    run(["uv", "pip", "install", "--quiet", "-p", str(venv), "-r", str(requirements)], project)
+    run(["uv", "pip", "install", "--quiet", "-p", str(venv), PEER], project)
+    check = "from importlib.metadata import version as v; print(v('starlette'), v('fastapi'))"
+    same = [run([str(p), "-c", check], project).stdout for p in (python, venv / "bin/python")]
+    assert same[0] == same[1], f"the peer venv changed starlette/fastapi: {same}"
+    return venv
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=3, help="per wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating runs per cell")
     parser.add_argument("--project", type=Path, help="an already rendered project to use")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -115,6 +149,7 @@ def main() -> None:
         sync(project)
         run(["bin/build"], project)
         run(["bin/admin", "migrate"], project, env={**PROJECT_ENV, **bench_env()})
+        venv = peer_venv(project, root)
         lua = root / "post.lua"
         lua.write_text(POST_LUA)
         redis_port = free_port()
@@ -122,16 +157,25 @@ def main() -> None:
             ["redis-server", "--port", str(redis_port), "--save", "", "--dir", scratch],
             stdout=subprocess.DEVNULL,
         )
+        redis_url = f"redis://127.0.0.1:{redis_port}/0"
+        ours = ["bin/python", "-m", "my_service.web"]
+        peer = [str(venv / "bin/python"), str(Path(__file__).with_name("starsessions_app.py"))]
+        peer_env = {"PYTHONPATH": str(project / "src")}
+        rows = {
+            "ours, redis": (ours, redis_url, {}),
+            "starsessions, redis": (peer, redis_url, peer_env),
+            "ours, sqlite (database store)": (ours, "sqlite:///var/sessions.sqlite3", {}),
+        }
         try:
             time.sleep(0.5)
-            stores = {
-                "redis": f"redis://127.0.0.1:{redis_port}/0",
-                "sqlite": "sqlite:///var/sessions.sqlite3",
+            results = {
+                name: measure(project, cmd, {**server_env(free_port(), url), **extra}, args, lua)
+                for name, (cmd, url, extra) in rows.items()
             }
-            results = {name: measure(project, url, args.seconds, lua) for name, url in stores.items()}
         finally:
             redis.terminate()
             redis.wait()
+    print(f"wrk -t1 -c16, {args.seconds} s per run, median of {args.rounds} rounds (POST: 1 run)")
     print_table(results)
 
 
@@ -144,12 +188,16 @@ def bench_env() -> dict[str, str]:
 
 
 def print_table(results: dict[str, dict[str, float]]) -> None:
-    print("| store | GET /healthz | GET /api/visits | POST /api/visits | read / bare |")
+    print("| sessions, store | GET /healthz | GET /api/visits | POST /api/visits | read / bare |")
     print("| --- | ---: | ---: | ---: | ---: |")
-    for store, row in results.items():
+    for name, row in results.items():
         ratio = row["GET /api/visits"] / row["GET /healthz"]
-        cells = " | ".join(f"{row[k]:.0f}" for k in row)
-        print(f"| {store} | {cells} | {ratio:.2f}x |")
+        cells = " | ".join(f"{row[k]:.0f}" for k in ENDPOINTS)
+        print(f"| {name} | {cells} | {ratio:.2f}x |")
+    ours, peer = results["ours, redis"], results["starsessions, redis"]
+    read = ours["GET /api/visits"] / peer["GET /api/visits"]
+    write = ours["POST /api/visits"] / peer["POST /api/visits"]
+    print(f"\nours / starsessions on Redis: read path {read:.2f}x, write path {write:.2f}x")
 
 
 if __name__ == "__main__":
