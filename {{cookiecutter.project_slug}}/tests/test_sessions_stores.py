@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from conftest import LocalServer, free_port, redis_server, unavailable
 
 from {{ cookiecutter.project_slug }}.sessions import (
     DatabaseStore,
@@ -19,6 +18,8 @@ from {{ cookiecutter.project_slug }}.sessions import (
     create_store,
 )
 from {{ cookiecutter.project_slug }}.sessions.ids import new_id, store_key
+
+from conftest import LocalServer, free_port, redis_server, unavailable
 
 T = TypeVar("T")
 
@@ -91,7 +92,7 @@ def test_database_store_purges_expired_rows(session_store_url: str) -> None:
     assert run_with_store(session_store_url, steps) == (1, "{}", None)
 
 
-PASSWORD = "s3cret:/@pass"  # characters a URL must percent-encode
+PASSWORD = "s3cret:/@pass"  # noqa: S105 - the test server's; has characters URLs must encode
 
 
 @pytest.fixture
@@ -102,9 +103,9 @@ def tls_redis(tmp_path: Path) -> Iterator[int]:
     if openssl is None:
         unavailable("openssl not found on PATH (needed to make a test certificate)")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    self_signed = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
     subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
-        + ["-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
+        [openssl, *self_signed, "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
         check=True,
         capture_output=True,
     )

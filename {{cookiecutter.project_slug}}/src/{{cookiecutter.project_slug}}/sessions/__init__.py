@@ -44,7 +44,5 @@ def install(app: FastAPI, settings: Settings) -> None:
         max_age=settings.session_max_age_seconds,
         secure=settings.session_cookie_secure,
     )
-    store = create_store(
-        settings.session_store_url, tls_verify=settings.session_store_tls_verify
-    )
+    store = create_store(settings.session_store_url, tls_verify=settings.session_store_tls_verify)
     app.add_middleware(SessionMiddleware, store=store, config=config)
