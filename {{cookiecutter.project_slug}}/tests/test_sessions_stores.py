@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+import redis
 
 from {{ cookiecutter.project_slug }}.sessions import (
     DatabaseStore,
@@ -90,6 +91,27 @@ def test_database_store_purges_expired_rows(session_store_url: str) -> None:
         return purged, await store.load(live, 60), await store.load(dead, 60)
 
     assert run_with_store(session_store_url, steps) == (1, "{}", None)
+
+
+def test_redis_store_survives_the_server_closing_its_connection(
+    redis_process: LocalServer,
+) -> None:
+    """Redis drops idle clients (its `timeout` setting, a failover): the next command
+    reconnects instead of failing the request, even when the close has not been noticed."""
+    url = f"redis://127.0.0.1:{redis_process.port}/0"
+    key = store_key(new_id())
+    admin = redis.Redis.from_url(url)  # on a server of this test's own: kills only ours
+
+    async def steps(store: SessionStore) -> str | None:
+        await store.save(key, "{}", 60)
+        # Blocking on purpose: the event loop cannot see the close before the next load.
+        admin.client_kill_filter(_type="normal", skipme=True)
+        return await store.load(key, 60)
+
+    try:
+        assert run_with_store(url, steps) == "{}"
+    finally:
+        admin.close()
 
 
 PASSWORD = "s3cret:/@pass"  # noqa: S105 - the test server's; has characters URLs must encode

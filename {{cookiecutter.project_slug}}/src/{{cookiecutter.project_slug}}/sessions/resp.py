@@ -9,7 +9,8 @@ event loop iteration go out in one write, and each reply resolves the oldest wai
 future (Redis answers in order), so concurrent requests pipeline without a pool.
 
 Failure is loud and local: a lost connection fails every waiting command with
-ConnectionError (an OSError), a timeout closes the connection, and the next command
+ConnectionError (an OSError), which is tried once more on a new connection (the server may
+have closed an idle one); a timeout closes the connection, and the next command
 reconnects. The caller (RedisStore) turns all of that into StoreUnavailable.
 """
 
@@ -164,7 +165,14 @@ class Client:
             async with asyncio.timeout(self._timeout):
                 if connection is None or connection.lost or not _current(connection.loop):
                     connection = await self._connect()
-                return await connection.call(command)
+                    return await connection.call(command)
+                try:
+                    return await connection.call(command)
+                except ConnectionError:
+                    # The server closed a connection that sat idle (Redis `timeout`, a
+                    # failover): once more on a new one. Every command here is idempotent.
+                    connection = await self._connect()
+                    return await connection.call(command)
         except TimeoutError:
             if connection is not None:
                 connection.close()  # a stalled connection would delay every later command
