@@ -238,6 +238,12 @@ def instructions(dockerfile: Path) -> list[tuple[str, str]]:
     return result
 
 
+def env_assignments(arguments: str) -> dict[str, str]:
+    """The variables of a Dockerfile ENV line (`KEY=value ...` form)."""
+    pairs = (part.partition("=") for part in shlex.split(arguments))
+    return {key: value for key, _, value in pairs}
+
+
 def stages(dockerfile: Path) -> dict[str, list[tuple[str, str]]]:
     """Stage name -> its instructions (after FROM)."""
     named: dict[str, list[tuple[str, str]]] = {}
@@ -356,7 +362,7 @@ def run_build_stage(project: Path, context: Path, app: Path) -> dict[str, str]:
     env = {**PROJECT_ENV, "UV_PYTHON": (project / ".python-version").read_text().strip()}
     for keyword, arguments in stages(project / "Dockerfile")["build"]:
         if keyword == "ENV":
-            env.update(part.split("=", 1) for part in shlex.split(arguments))
+            env.update(env_assignments(arguments))
         elif keyword == "WORKDIR":
             assert arguments == "/app"
         elif keyword == "COPY" and not arguments.startswith("--from="):
@@ -395,7 +401,7 @@ def runtime_env(project: Path, app: Path) -> dict[str, str]:
     env = {"PATH": os.environ["PATH"], "HOME": str(app)}
     for keyword, arguments in stages(project / "Dockerfile")["runtime"]:
         if keyword == "ENV":
-            env.update(part.split("=", 1) for part in shlex.split(arguments))
+            env.update(env_assignments(arguments))
     with socket.socket() as sock:  # a port nobody listens on: the OS picks it
         sock.bind(("127.0.0.1", 0))
         env["PORT"] = str(sock.getsockname()[1])

@@ -7,16 +7,17 @@ import subprocess
 import pytest
 from helpers import TEMPLATE
 
+# Named folders: ruff would otherwise read the templated pyproject.toml of the project.
+CODE = ["hooks", "tests", "scripts", "benchmarks"]
 CHECKS = {
-    "ruff": ["ruff", "check", "--no-cache", "."],
-    "format": ["ruff", "format", "--check", "--no-cache", "."],
+    "ruff": ["ruff", "check", "--no-cache", *CODE],
+    "format": ["ruff", "format", "--check", "--no-cache", *CODE],
     "mypy": ["mypy", "--no-incremental"],
 }
 
 
 @pytest.mark.parametrize("check", CHECKS.values(), ids=CHECKS.keys())
 def test_template_code_is_clean(check: list[str]) -> None:
-    # The generated project's own code is checked inside generated projects
-    # (tests/test_generated.py): ruff skips it here through extend-exclude.
+    # The generated project's code is checked inside generated projects (test_generated).
     result = subprocess.run(check, cwd=TEMPLATE, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
