@@ -31,6 +31,7 @@ CONFIG_VARS = (
     "SESSION_TTL_SECONDS",
     "SESSION_MAX_AGE_SECONDS",
     "SESSION_COOKIE_SECURE",
+    "SESSION_STORE_TLS_VERIFY",
     "LOG_LEVEL",
 )
 BOOT_LIMIT = 60.0  # seconds; a bound for a loaded CI machine, not a benchmark
@@ -148,6 +149,30 @@ def test_bad_settings_stop_web_before_it_binds(project: Path) -> None:
     assert "pw-hunter2" not in output
     assert "mysql//" not in output
     assert "Traceback" not in output
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0  # nothing was bound
+
+
+def test_web_refuses_to_start_without_the_build(project: Path) -> None:
+    """Assets are built at build time (bin/build), never by the web process."""
+    port = free_port()
+    build, hidden = project / "build", project / "build.hidden"
+    build.rename(hidden)
+    try:
+        result = subprocess.run(
+            web_command(project),
+            cwd=project,
+            env=clean_env(PORT=str(port)),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert not build.exists()  # it did not build anything at run time
+    finally:
+        hidden.rename(build)
+    assert result.returncode == 2
+    assert "run bin/build" in result.stderr
+    assert "Traceback" not in result.stderr
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0  # nothing was bound
 
