@@ -21,3 +21,15 @@ def test_template_code_is_clean(check: list[str]) -> None:
     # The generated project's code is checked inside generated projects (test_generated).
     result = subprocess.run(check, cwd=TEMPLATE, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_template_github_workflow_runs_ci_run_and_validates() -> None:
+    workflow = TEMPLATE / ".github" / "workflows" / "ci.yml"
+    assert "run: bash .ci/run" in workflow.read_text()
+    result = subprocess.run(
+        ["check-jsonschema", "--builtin-schema", "vendor.github-workflows", str(workflow)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -191,14 +191,19 @@ def memcached_url() -> Iterator[str]:
 
 
 def _pg_bindir() -> Path:
-    pg_config = shutil.which("pg_config")
-    if pg_config is None:
-        raise RuntimeError("pg_config not found on PATH (PostgreSQL server binaries needed)")
-    bindir = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=True)
-    path = Path(bindir.stdout.strip())
-    if not (path / "initdb").exists():
-        raise RuntimeError(f"initdb not found in {path}")
-    return path
+    """The PostgreSQL server binaries: `pg_config --bindir`, else Debian's newest install."""
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=_major_version)
+    if pg_config := shutil.which("pg_config"):
+        bindir = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True)
+        candidates.append(Path(bindir.stdout.strip()))
+    for path in reversed(candidates):
+        if (path / "initdb").exists():
+            return path
+    raise RuntimeError("PostgreSQL server binaries (initdb) not found via pg_config or in /usr/lib")
+
+
+def _major_version(bindir: Path) -> int:
+    return int(bindir.parent.name) if bindir.parent.name.isdigit() else 0
 
 
 def _as_postgres_user(argv: list[str]) -> list[str]:
