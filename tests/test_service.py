@@ -6,6 +6,7 @@ These need a project that never had a virtualenv, so they render their own.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shlex
@@ -15,6 +16,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -127,21 +129,36 @@ def test_web_command_serves_healthz_on_embedded_defaults(project: Path) -> None:
             web.wait(timeout=30)
 
 
-def test_bad_settings_stop_web_before_it_binds(project: Path) -> None:
-    port = free_port()
-    dotenv, hidden = project / ".env", project / ".env.hidden"
-    dotenv.rename(hidden)  # else .env would supply SECRET_KEY
+@contextlib.contextmanager
+def set_aside(path: Path) -> Iterator[None]:
+    """Move path out of the project for the block; put it back afterwards."""
+    hidden = path.with_name(path.name + ".hidden")
+    path.rename(hidden)
     try:
-        result = subprocess.run(
-            web_command(project),
-            cwd=project,
-            env=clean_env(PORT=str(port), DATABASE_URL="mysql//root:pw-hunter2@db"),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        yield
     finally:
-        hidden.rename(dotenv)
+        hidden.rename(path)
+
+
+def refused_web_start(project: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the web command, which must exit without ever binding its port."""
+    port = free_port()
+    result = subprocess.run(
+        web_command(project),
+        cwd=project,
+        env=clean_env(PORT=str(port), **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0  # nothing was bound
+    return result
+
+
+def test_bad_settings_stop_web_before_it_binds(project: Path) -> None:
+    with set_aside(project / ".env"):  # else .env would supply SECRET_KEY
+        result = refused_web_start(project, DATABASE_URL="mysql//root:pw-hunter2@db")
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "SECRET_KEY: is required but not set" in output
@@ -149,32 +166,17 @@ def test_bad_settings_stop_web_before_it_binds(project: Path) -> None:
     assert "pw-hunter2" not in output
     assert "mysql//" not in output
     assert "Traceback" not in output
-    with socket.socket() as probe:
-        assert probe.connect_ex(("127.0.0.1", port)) != 0  # nothing was bound
 
 
 def test_web_refuses_to_start_without_the_build(project: Path) -> None:
     """Assets are built at build time (bin/build), never by the web process."""
-    port = free_port()
-    build, hidden = project / "build", project / "build.hidden"
-    build.rename(hidden)
-    try:
-        result = subprocess.run(
-            web_command(project),
-            cwd=project,
-            env=clean_env(PORT=str(port)),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+    build = project / "build"
+    with set_aside(build):
+        result = refused_web_start(project)
         assert not build.exists()  # it did not build anything at run time
-    finally:
-        hidden.rename(build)
     assert result.returncode == 2
     assert "run bin/build" in result.stderr
     assert "Traceback" not in result.stderr
-    with socket.socket() as probe:
-        assert probe.connect_ex(("127.0.0.1", port)) != 0  # nothing was bound
 
 
 def test_bin_python_syncs_when_the_lock_is_newer(project: Path) -> None:
