@@ -208,9 +208,7 @@ def verify(
     With `rendered` (see rendered_paths), only those files are judged, and the team's
     own files are left alone; without it, every file is (a fresh render in an empty folder).
     """
-    judged = [
-        rel for rel in project_files(root) if rendered is None or rel in rendered
-    ]
+    judged = [rel for rel in project_files(root) if rendered is None or rel in rendered]
     problems = check_paths(root, selection, judged)
     for rel in judged:
         problems.extend(check_file(root, rel))

@@ -119,7 +119,9 @@ def test_an_undeclared_file_the_template_renders_is_still_reported(tmp_path: Pat
     (project / "stray.txt").write_text("rendered, but not in hooks/layout.yml\n")
     rendered = layout.rendered_paths(TEMPLATE, DEFAULTS) | {"stray.txt"}
     problems = layout.verify(project, layout.select(DEFAULTS), rendered)
-    assert [str(p) for p in problems] == ["stray.txt: [unexpected] not declared in hooks/layout.yml"]
+    assert [str(p) for p in problems] == [
+        "stray.txt: [unexpected] not declared in hooks/layout.yml"
+    ]
 
 
 def test_rendered_paths_are_the_layout_of_a_fresh_render(tmp_path: Path) -> None:
