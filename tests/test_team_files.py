@@ -7,13 +7,12 @@ Adopting the template in a repository that already holds files (`copier copy` in
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import copier
 import pytest
-from helpers import DEFAULTS, TEMPLATE, layout, render_copier
+from helpers import DEFAULTS, TEMPLATE, layout, render_copier, snapshot_template
 
 pytestmark = pytest.mark.xdist_group("team_files")
 
@@ -83,27 +82,8 @@ def test_recopy_keeps_the_teams_files(tmp_path: Path) -> None:
     assert_team_files_kept(project)
 
 
-def snapshot_of_the_template(tmp_path: Path) -> Path:
-    """The template's work tree as one commit: an update needs a _commit it can find."""
-    repo = tmp_path / "template"
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=TEMPLATE,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split("\0")
-    for rel in filter(None, listed):
-        source = TEMPLATE / rel
-        if source.is_file():
-            (repo / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, repo / rel)
-    commit(repo)
-    return repo
-
-
 def test_update_keeps_the_teams_files(tmp_path: Path) -> None:
-    template = snapshot_of_the_template(tmp_path)
+    template = snapshot_template(tmp_path / "template")
     project = tmp_path / "my_service"
     copier.run_copy(str(template), project, vcs_ref="HEAD", defaults=True, unsafe=True, quiet=True)
     add_team_files(project)
