@@ -9,7 +9,7 @@ import pytest
 from helpers import TEMPLATE, render_cookiecutter
 
 # Named folders: ruff would otherwise read the templated pyproject.toml of the project.
-CODE = ["hooks", "tests", "scripts", "benchmarks"]
+CODE = ["hooks", "tests", "scripts", "benchmarks", "twelve_template_text_answers.py"]
 CHECKS = {
     "ruff": ["ruff", "check", "--no-cache", *CODE],
     "format": ["ruff", "format", "--check", "--no-cache", *CODE],
