@@ -492,7 +492,7 @@ def test_heroku_app_json_matches_the_procfile(projects: dict[str, Path], name: s
     # Heroku's Python buildpack runs bin/post_compile after installing: assets at build time.
     post_compile = project / "bin/post_compile"
     assert os.access(post_compile, os.X_OK)
-    assert post_compile.read_text().rstrip().endswith('exec "$(dirname "$0")/build"')
+    assert post_compile.read_text().rstrip().endswith('exec "$root/bin/build"')
 
 
 # --- Kubernetes ---------------------------------------------------------------------------
