@@ -14,8 +14,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from ..config import Settings
+from .database import DatabaseStore
 from .middleware import Session, SessionConfig, SessionDep, SessionMiddleware, get_session
-from .stores import SCHEMES, DatabaseStore, SessionStore, StoreUnavailable, create_store
+from .stores import SCHEMES, SessionStore, StoreUnavailable, create_store
 
 __all__ = [
     "SCHEMES",
