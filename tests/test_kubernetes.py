@@ -48,6 +48,8 @@ def pod_specs(resources: dict[str, dict[str, Any]]) -> Iterator[tuple[str, dict[
     for key, resource in resources.items():
         if resource["kind"] in ("Deployment", "Job"):
             yield key, resource["spec"]["template"]["spec"]
+        elif resource["kind"] == "CronJob":
+            yield key, resource["spec"]["jobTemplate"]["spec"]["template"]["spec"]
 
 
 @pytest.mark.parametrize("name", KUBERNETES_RENDERS)
@@ -91,6 +93,40 @@ def test_kubernetes_runs_each_procfile_process(projects: dict[str, Path], name: 
     assert job["template"]["spec"]["containers"][0]["command"] == processes["release"]
     assert job["backoffLimit"] in (0, 1) and job["activeDeadlineSeconds"] > 0
     assert job["template"]["spec"]["restartPolicy"] == "Never"
+
+
+@pytest.mark.parametrize("name", KUBERNETES_RENDERS)
+def test_kubernetes_scales_each_long_running_process(projects: dict[str, Path], name: str) -> None:
+    """One HorizontalPodAutoscaler per Deployment, which leaves the replica count to it."""
+    resources = manifests(projects[name])
+    deployments = {k.split("/")[1]: r for k, r in resources.items() if r["kind"] == "Deployment"}
+    autoscalers = [r["spec"] for r in resources.values() if r["kind"] == "HorizontalPodAutoscaler"]
+    targets = {hpa["scaleTargetRef"]["name"]: hpa for hpa in autoscalers}
+    assert set(targets) == set(deployments)
+    for target, hpa in targets.items():
+        assert hpa["scaleTargetRef"]["kind"] == "Deployment"
+        assert "replicas" not in deployments[target]["spec"], target
+        assert 1 <= hpa["minReplicas"] < hpa["maxReplicas"]
+        [container] = deployments[target]["spec"]["template"]["spec"]["containers"]
+        assert container["resources"]["requests"]["cpu"]  # Utilization is of the request
+    assert targets[next(t for t in targets if t.endswith("-web"))]["minReplicas"] >= 2  # the PDB
+
+
+@pytest.mark.parametrize("name", KUBERNETES_RENDERS)
+def test_kubernetes_schedules_the_purge_tasks(projects: dict[str, Path], name: str) -> None:
+    """A CronJob per scheduled admin task, each an existing task run by bin/admin."""
+    project = projects[name]
+    cronjobs = [r["spec"] for r in manifests(project).values() if r["kind"] == "CronJob"]
+    commands = [
+        c["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"] for c in cronjobs
+    ]
+    assert ["bin/admin", "purge_expired_sessions"] in commands
+    if (project / "admin/purge_jobs.py").is_file():
+        assert ["bin/admin", "purge_jobs"] in commands
+    for cronjob, command in zip(cronjobs, commands, strict=True):
+        assert command[0] == "bin/admin" and (project / "admin" / f"{command[1]}.py").is_file()
+        assert cronjob["concurrencyPolicy"] == "Forbid"
+        assert cronjob["jobTemplate"]["spec"]["template"]["spec"]["restartPolicy"] == "Never"
 
 
 @pytest.mark.parametrize("name", KUBERNETES_RENDERS)
