@@ -15,28 +15,25 @@ from pathlib import Path
 
 import httpx
 
-from conftest import free_port, wait_until
-
-PROJECT = Path(__file__).resolve().parents[1]
+from helpers import ROOT, WITH_TEST_ROUTES, process_command, process_env
+from servers import free_port, wait_until
 
 
 @contextmanager
 def web_process(store_url: str, tmp_path: Path, concurrency: int) -> Iterator[httpx.Client]:
     """`bin/python -m <package>.web` as the Procfile runs it; SIGKILLed at the end."""
     port = free_port()
-    env = {
-        **os.environ,
-        "PORT": str(port),
-        "WEB_CONCURRENCY": str(concurrency),
-        "SECRET_KEY": "e2e-secret-" + "k" * 32,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "SESSION_STORE_URL": store_url,
-        "SESSION_COOKIE_SECURE": "false",  # plain HTTP on loopback
-        "LOG_LEVEL": "WARNING",
-    }
-    command = (PROJECT / "Procfile").read_text().split("web:")[1].splitlines()[0].split()
+    env = process_env(
+        f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        PORT=str(port),
+        WEB_CONCURRENCY=str(concurrency),
+        SESSION_STORE_URL=store_url,
+        SESSION_COOKIE_SECURE="false",  # plain HTTP on loopback
+        LOG_LEVEL="WARNING",
+        PYTHONPATH=WITH_TEST_ROUTES,  # adds /test/session/*
+    )
     process: subprocess.Popen[bytes] = subprocess.Popen(
-        command, cwd=PROJECT, env=env, start_new_session=True, stdout=subprocess.DEVNULL
+        process_command("web"), cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL
     )
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
 
@@ -74,13 +71,13 @@ def test_sessions_survive_killing_every_process(session_store_url: str, tmp_path
         web_process(session_store_url, tmp_path, 1) as a,
         web_process(session_store_url, tmp_path, 1) as b,
     ):
-        assert call(a, cookie, "POST", "/api/login", {"username": "ada"}) == {"username": "ada"}
+        assert call(a, cookie, "POST", "/test/session/login?user=ada") == {"user": "ada"}
         for n, server in enumerate([b, a, b, a], start=1):
-            assert call(server, cookie, "POST", "/api/visits") == {"visits": n}
-        assert call(b, cookie, "GET", "/api/me") == {"username": "ada"}
+            session = call(server, cookie, "POST", "/test/session/count")
+            assert session == {"user": "ada", "count": n}
+        assert call(b, cookie, "GET", "/test/session") == {"user": "ada", "count": 4}
     # Every process is gone (SIGKILL: no clean shutdown). A new one with two workers:
     with web_process(session_store_url, tmp_path, 2) as c:
-        assert call(c, cookie, "GET", "/api/me") == {"username": "ada"}
-        assert call(c, cookie, "GET", "/api/visits") == {"visits": 4}
+        assert call(c, cookie, "GET", "/test/session") == {"user": "ada", "count": 4}
         for n in range(5, 9):  # new connections each time: both workers take turns
-            assert call(c, cookie, "POST", "/api/visits") == {"visits": n}
+            assert call(c, cookie, "POST", "/test/session/count") == {"user": "ada", "count": n}

@@ -26,7 +26,7 @@ from {{ cookiecutter.project_slug }}.sessions import (
 )
 from {{ cookiecutter.project_slug }}.sessions.ids import new_id, store_key
 
-from conftest import (
+from servers import (
     LocalServer,
     _as_postgres_user,
     _pg_bindir,

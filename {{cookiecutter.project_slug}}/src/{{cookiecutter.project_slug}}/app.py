@@ -11,11 +11,13 @@ from importlib.metadata import version
 
 from fastapi import APIRouter, FastAPI
 
-from . import api, assets, sessions
+from . import assets, demo, sessions
 from .config import Settings
-from .middleware import RequestMiddleware
+from .request_log import RequestLogMiddleware
 
 PACKAGE = __name__.partition(".")[0]
+# The service's name: the OpenAPI title (/docs) and the heading of pages.
+TITLE = "{{ cookiecutter.project_name | replace('\\', '\\\\') | replace('"', '\\u0022') }}"
 
 health = APIRouter()
 
@@ -31,15 +33,15 @@ async def healthz() -> dict[str, str]:
 
 def create_app(settings: Settings) -> FastAPI:
     """Build the app for validated settings; endpoints read them from `app.state`."""
-    app = FastAPI(title=PACKAGE, version=version(PACKAGE))
+    app = FastAPI(title=TITLE, version=version(PACKAGE))
     app.state.settings = settings
     app.include_router(health)
 
-    # Feature routers and their middleware go here (added before RequestMiddleware, so
+    # Feature routers and their middleware go here (added before RequestLogMiddleware, so
     # that it stays outermost and tags, logs and guards every request).
-    app.include_router(api.router)
+    app.include_router(demo.router)  # the demo: the page at / and /api/*
     sessions.install(app, settings)  # server-side sessions in SESSION_STORE_URL
-    assets.install(app)  # build/static/ from bin/build, and the page at /
+    assets.install(app)  # build/static/ from bin/build, served under /static/
 
-    app.add_middleware(RequestMiddleware)
+    app.add_middleware(RequestLogMiddleware)
     return app

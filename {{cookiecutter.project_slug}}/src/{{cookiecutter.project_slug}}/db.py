@@ -23,7 +23,6 @@ from sqlalchemy import (
     create_engine,
 )
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 metadata = MetaData(
     naming_convention={
@@ -65,7 +64,7 @@ jobs = Table(
     Index("ix_jobs_status_id", "status", "id"),
 )
 
-SCHEMES = ("sqlite", "postgresql", "postgres")
+SCHEMES = ("sqlite", "postgresql", "postgres")  # what DATABASE_URL may name
 _SYNC_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
 
@@ -80,6 +79,11 @@ def _with_driver(url: str, drivers: dict[str, str]) -> URL:
     return parsed.set(drivername=drivers[backend])
 
 
+def is_sql_url(url: str) -> bool:
+    """Whether `url` names a SQL database (SESSION_STORE_URL may name Redis or Memcached)."""
+    return url.partition(":")[0] in SCHEMES
+
+
 def sync_url(url: str) -> URL:
     """The URL with the driver the synchronous tools (alembic, admin tasks) use."""
     return _with_driver(url, _SYNC_DRIVERS)
@@ -92,7 +96,3 @@ def async_url(url: str) -> URL:
 
 def create_sync_engine(url: str) -> Engine:
     return create_engine(sync_url(url), pool_pre_ping=True)
-
-
-def create_async_db_engine(url: str) -> AsyncEngine:
-    return create_async_engine(async_url(url), pool_pre_ping=True)

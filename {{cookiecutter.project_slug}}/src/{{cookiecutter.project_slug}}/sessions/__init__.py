@@ -11,12 +11,16 @@ See middleware.py for the rules and stores.py for the stores.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi import FastAPI
 
-from ..config import Settings
 from .database import DatabaseStore
 from .middleware import Session, SessionConfig, SessionDep, SessionMiddleware, get_session
 from .stores import SCHEMES, SessionStore, StoreUnavailable, create_store
+
+if TYPE_CHECKING:  # config imports the stores' schemes from this package
+    from ..config import Settings
 
 __all__ = [
     "SCHEMES",
