@@ -208,7 +208,7 @@ def wrk_requests(url: str, cookie: str, count: int) -> None:
 
 
 @contextlib.contextmanager
-def postgres(workdir: Path) -> Iterator[str]:
+def postgres() -> Iterator[str]:
     """A PostgreSQL server from the machine's binaries (as the project's tests start one)."""
     bindir = Path(
         subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True).stdout.strip()
@@ -216,7 +216,8 @@ def postgres(workdir: Path) -> Iterator[str]:
     if not (bindir / "initdb").exists():
         bindir = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
     as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    workdir.mkdir(parents=True)
+    # Not under the scratch folder: that is private to root, and the server runs as postgres.
+    workdir = Path(tempfile.mkdtemp(prefix="bench-postgres-"))
     if os.geteuid() == 0:
         shutil.chown(workdir, "postgres", "postgres")
     data, port = workdir / "data", free_port()
@@ -231,6 +232,7 @@ def postgres(workdir: Path) -> Iterator[str]:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run([*pg_ctl, "-m", "fast", "-w", "stop"], capture_output=True)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -245,7 +247,7 @@ def servers(scratch: Path) -> Iterator[dict[str, str]]:
         subprocess.Popen(["memcached", "-l", "127.0.0.1", "-p", str(memcached_port), "-U", "0"]),
     ]
     try:
-        with postgres(scratch / "postgres") as postgres_url:
+        with postgres() as postgres_url:
             yield {
                 "redis": f"redis://127.0.0.1:{redis_port}/0",
                 "memcached": f"memcached://127.0.0.1:{memcached_port}",
