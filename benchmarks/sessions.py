@@ -244,7 +244,10 @@ def servers(scratch: Path) -> Iterator[dict[str, str]]:
             ["redis-server", "--port", str(redis_port), "--save", "", "--dir", str(scratch)],
             stdout=subprocess.DEVNULL,
         ),
-        subprocess.Popen(["memcached", "-l", "127.0.0.1", "-p", str(memcached_port), "-U", "0"]),
+        subprocess.Popen(
+            ["memcached", "-l", "127.0.0.1", "-p", str(memcached_port), "-U", "0"]
+            + (["-u", "nobody"] if os.geteuid() == 0 else [])  # it refuses to run as root
+        ),
     ]
     try:
         with postgres() as postgres_url:
