@@ -84,7 +84,7 @@ BREAKAGES: dict[str, tuple[str, Breakage]] = {
     ),
     "an environment read outside the settings": (
         "III",
-        lambda root: append(root, f"{SRC}/api.py", "\nimport os\n\nDEBUG = os.getenv('DEBUG')\n"),
+        lambda root: append(root, f"{SRC}/demo.py", "\nimport os\n\nDEBUG = os.getenv('DEBUG')\n"),
     ),
     "an environment read in an admin task": (
         "III",
@@ -100,7 +100,7 @@ BREAKAGES: dict[str, tuple[str, Breakage]] = {
     ),
     "a service address in the code": (
         "IV",
-        lambda root: append(root, f"{SRC}/api.py", '\nCACHE = "redis://localhost:6379/0"\n'),
+        lambda root: append(root, f"{SRC}/demo.py", '\nCACHE = "redis://localhost:6379/0"\n'),
     ),
     "a URL setting with a default": (
         "IV",
@@ -114,7 +114,7 @@ BREAKAGES: dict[str, tuple[str, Breakage]] = {
     ),
     "the web importing the migration tool": (
         "V",
-        lambda root: append(root, f"{SRC}/api.py", "\nimport alembic  # noqa\n"),
+        lambda root: append(root, f"{SRC}/demo.py", "\nimport alembic  # noqa\n"),
     ),
     "no build step in the image": (
         "V",
@@ -122,7 +122,7 @@ BREAKAGES: dict[str, tuple[str, Breakage]] = {
     ),
     "the web writing local files": (
         "VI",
-        lambda root: append(root, f"{SRC}/api.py", '\nopen("var/visits.txt", "a")\n'),
+        lambda root: append(root, f"{SRC}/demo.py", '\nopen("var/visits.txt", "a")\n'),
     ),
     "a fixed port": (
         "VII",
@@ -146,7 +146,7 @@ BREAKAGES: dict[str, tuple[str, Breakage]] = {
     ),
     "a log file": (
         "XI",
-        lambda root: append(root, f"{SRC}/api.py", '\nimport logging\n\nlogging.FileHandler("app.log")\n'),
+        lambda root: append(root, f"{SRC}/demo.py", '\nimport logging\n\nlogging.FileHandler("app.log")\n'),
     ),
     "an admin task bin/admin cannot run": (
         "XII",

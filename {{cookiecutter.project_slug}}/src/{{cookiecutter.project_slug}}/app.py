@@ -11,9 +11,9 @@ from importlib.metadata import version
 
 from fastapi import APIRouter, FastAPI
 
-from . import api, assets, sessions
+from . import assets, demo, sessions
 from .config import Settings
-from .middleware import RequestMiddleware
+from .request_log import RequestLogMiddleware
 
 PACKAGE = __name__.partition(".")[0]
 
@@ -35,11 +35,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.include_router(health)
 
-    # Feature routers and their middleware go here (added before RequestMiddleware, so
+    # Feature routers and their middleware go here (added before RequestLogMiddleware, so
     # that it stays outermost and tags, logs and guards every request).
-    app.include_router(api.router)
+    app.include_router(demo.router)  # the demo: the page at / and /api/*
     sessions.install(app, settings)  # server-side sessions in SESSION_STORE_URL
-    assets.install(app)  # build/static/ from bin/build, and the page at /
+    assets.install(app)  # build/static/ from bin/build, served under /static/
 
-    app.add_middleware(RequestMiddleware)
+    app.add_middleware(RequestLogMiddleware)
     return app
