@@ -62,7 +62,9 @@ class Verdict:
     evidence: str
 
     def line(self) -> str:
-        return f"{self.factor:>4}  {self.title:<20} {'ok' if self.ok else 'FAIL':<4}  {self.evidence}"
+        return (
+            f"{self.factor:>4}  {self.title:<20} {'ok' if self.ok else 'FAIL':<4}  {self.evidence}"
+        )
 
 
 def fail_on(problems: list[str]) -> None:
@@ -281,9 +283,13 @@ def config(project: Project) -> str:
     """III: config in the environment, read in one place, every variable documented."""
     settings_module = project.settings_module
     scanned = [
-        path for path in project.python_files("src", "admin", "migrations") if path != settings_module
+        path
+        for path in project.python_files("src", "admin", "migrations")
+        if path != settings_module
     ]
-    problems = [f"{read} outside the settings" for p in scanned for read in environment_reads(project, p)]
+    problems = [
+        f"{read} outside the settings" for p in scanned for read in environment_reads(project, p)
+    ]
     documented = set(re.findall(r"^([A-Z][A-Z0-9_]*)=", project.text(".env.example"), re.M))
     declared = set(project.settings)
     if declared - documented:
@@ -318,7 +324,9 @@ def backing_services(project: Project) -> str:
     """IV: backing services are attached resources, named by URL settings."""
     urls = sorted(name for name in project.settings if name.endswith("_URL"))
     problems = [] if urls else ["no *_URL setting attaches a backing service"]
-    problems += [f"{name} has a default in the code" for name in urls if has_default(project.settings[name])]
+    problems += [
+        f"{name} has a default in the code" for name in urls if has_default(project.settings[name])
+    ]
     code = project.python_files("src", "admin", "migrations")
     problems += [
         f"{place} hard-codes {value.split('://')[0]}://"
@@ -351,14 +359,20 @@ def build_release_run(project: Project) -> str:
             tree = project.tree(path)
             package = project.package
             if any(m.split(".")[0] == "alembic" for m in imported_modules(tree, package)):
-                problems.append(f"the {process} process imports migrations ({rel(path, project.root)})")
+                problems.append(
+                    f"the {process} process imports migrations ({rel(path, project.root)})"
+                )
     fail_on(problems)
     return f"bin/build in the Dockerfile and build hook; migrations only in release: {release}"
 
 
 def build_module(project: Project) -> Path | None:
     """The module bin/build runs; its writes happen at build time."""
-    match = re.search(r"-m\s+([\w.]+)", project.text("bin/build")) if project.exists("bin/build") else None
+    match = (
+        re.search(r"-m\s+([\w.]+)", project.text("bin/build"))
+        if project.exists("bin/build")
+        else None
+    )
     return project.module(match.group(1)) if match else None
 
 
@@ -371,7 +385,11 @@ def disk_writes(project: Project, path: Path) -> Iterator[str]:
             yield f"{where(project, path, node)} {name}()"
         elif name == "open" and isinstance(node.func, ast.Name):
             modes = [a.value for a in node.args[1:2] if isinstance(a, ast.Constant)]
-            modes += [k.value.value for k in node.keywords if k.arg == "mode" and isinstance(k.value, ast.Constant)]
+            modes += [
+                k.value.value
+                for k in node.keywords
+                if k.arg == "mode" and isinstance(k.value, ast.Constant)
+            ]
             if any(isinstance(m, str) and set(m) & set("wax+") for m in modes):
                 yield f"{where(project, path, node)} open({modes[0]!r})"
 
@@ -421,7 +439,11 @@ def declared_processes(project: Project) -> dict[str, set[str]]:
             declared[f"Kubernetes {kind}s"] = {
                 match.group(1)
                 for path in kubernetes.glob("*.yaml")
-                for match in re.finditer(rf"^kind: {kind}\n(?:.*\n)*?  name: \S+?-(\w+)$", path.read_text(encoding="utf-8"), re.M)
+                for match in re.finditer(
+                    rf"^kind: {kind}\n(?:.*\n)*?  name: \S+?-(\w+)$",
+                    path.read_text(encoding="utf-8"),
+                    re.M,
+                )
             }
     return declared
 
@@ -492,7 +514,9 @@ def parity(project: Project) -> str:
     if image is None or python_minor(image.group(1)) != local:
         problems.append(f"the Dockerfile's Python is not .python-version's {local}")
     compose = project.text("compose.yaml") if project.exists("compose.yaml") else ""
-    addons = json.loads(project.text("app.json")).get("addons", []) if project.exists("app.json") else []
+    addons = (
+        json.loads(project.text("app.json")).get("addons", []) if project.exists("app.json") else []
+    )
     for addon in addons:
         kind = str(addon.get("plan", "")).removeprefix("heroku-").split(":")[0].removesuffix("ql")
         if not re.search(rf"^\s+image: {kind}", compose, re.M):
