@@ -143,21 +143,38 @@ class Project:
         return None
 
     @cached_property
-    def settings_module(self) -> Path:
-        """The one module of the package that defines `class Settings(BaseSettings)`."""
-        for path in self.python_files(f"src/{self.package}"):
-            if settings_class(self.tree(path)) is not None:
-                return path
-        raise Failed(f"no module of src/{self.package} defines class Settings(BaseSettings)")
+    def settings_classes(self) -> dict[Path, list[ast.ClassDef]]:
+        """Module -> its classes that are pydantic BaseSettings, directly or through another
+        settings class of the package (so a settings base class in its own module counts)."""
+        classes = [
+            (path, node)
+            for path in self.python_files(f"src/{self.package}")
+            for node in ast.walk(self.tree(path))
+            if isinstance(node, ast.ClassDef)
+        ]
+        names, found = {"BaseSettings"}, dict[Path, list[ast.ClassDef]]()
+        while True:
+            new = [
+                (path, node)
+                for path, node in classes
+                if node.name not in names and {names_used(b) for b in node.bases} & names
+            ]
+            if not new:
+                break
+            for path, node in new:
+                names.add(node.name)
+                found.setdefault(path, []).append(node)
+        if not found:
+            raise Failed(f"no module of src/{self.package} defines a BaseSettings class")
+        return found
 
     @cached_property
     def settings(self) -> dict[str, ast.AnnAssign]:
-        """Environment variable name -> the field's declaration in the Settings class."""
-        cls = settings_class(self.tree(self.settings_module))
-        if cls is None:  # settings_module found it; for the type checker
-            raise Failed("no Settings class")
+        """Environment variable name -> the field's declaration in a settings class."""
         return {
             node.target.id.upper(): node
+            for classes in self.settings_classes.values()
+            for cls in classes
             for node in cls.body
             if isinstance(node, ast.AnnAssign)
             and isinstance(node.target, ast.Name)
@@ -186,15 +203,6 @@ class Project:
                 package = package.rpartition(".")[0]
             pending += imported_modules(self.tree(path), package)
         return list(seen)
-
-
-def settings_class(tree: ast.Module) -> ast.ClassDef | None:
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef) and node.name == "Settings":
-            bases = {base.id for base in node.bases if isinstance(base, ast.Name)}
-            if "BaseSettings" in bases:
-                return node
-    return None
 
 
 def imported_modules(tree: ast.Module, package: str) -> Iterator[str]:
@@ -281,11 +289,11 @@ def environment_reads(project: Project, path: Path) -> Iterator[str]:
 
 def config(project: Project) -> str:
     """III: config in the environment, read in one place, every variable documented."""
-    settings_module = project.settings_module
+    settings_modules = set(project.settings_classes)
     scanned = [
         path
         for path in project.python_files("src", "admin", "migrations")
-        if path != settings_module
+        if path not in settings_modules
     ]
     problems = [
         f"{read} outside the settings" for p in scanned for read in environment_reads(project, p)
@@ -297,9 +305,10 @@ def config(project: Project) -> str:
     if documented - declared:
         problems.append(f".env.example lists unknown {', '.join(sorted(documented - declared))}")
     fail_on(problems)
+    readers = ", ".join(sorted(rel(path, project.root) for path in settings_modules))
     return (
-        f"only {rel(settings_module, project.root)} reads the environment "
-        f"({len(scanned)} other modules scanned); .env.example = the {len(declared)} settings"
+        f"environment read only by {readers} ({len(scanned)} other modules scanned); "
+        f".env.example = the {len(declared)} settings"
     )
 
 
