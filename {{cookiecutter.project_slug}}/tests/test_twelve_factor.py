@@ -76,11 +76,15 @@ BREAKAGES: dict[str, tuple[str, Breakage]] = {
     "a second package": ("I", lambda root: append(root, "src/other/__init__.py", "")),
     "a dependency not in the lock": (
         "II",
-        lambda root: replace(root, "pyproject.toml", "dependencies = [\n", 'dependencies = [\n    "attrs>=20",\n'),
+        lambda root: replace(
+            root, "pyproject.toml", "dependencies = [\n", 'dependencies = [\n    "attrs>=20",\n'
+        ),
     ),
     "a process outside bin/python": (
         "II",
-        lambda root: replace(root, "Procfile", "release: bin/admin", f"release: python -m {PACKAGE}.admin admin"),
+        lambda root: replace(
+            root, "Procfile", "release: bin/admin", f"release: python -m {PACKAGE}.admin admin"
+        ),
     ),
     "an environment read outside the settings": (
         "III",
@@ -110,7 +114,9 @@ BREAKAGES: dict[str, tuple[str, Breakage]] = {
     ),
     "no release step": (
         "V",
-        lambda root: replace(root, "Procfile", "release: bin/admin migrate", "release: bin/admin console"),
+        lambda root: replace(
+            root, "Procfile", "release: bin/admin migrate", "release: bin/admin console"
+        ),
     ),
     "the web importing the migration tool": (
         "V",
@@ -126,7 +132,9 @@ BREAKAGES: dict[str, tuple[str, Breakage]] = {
     ),
     "a fixed port": (
         "VII",
-        lambda root: replace(root, f"{SRC}/web.py", "[bind_address(settings.port)]", '["0.0.0.0:8000"]'),
+        lambda root: replace(
+            root, f"{SRC}/web.py", "[bind_address(settings.port)]", '["0.0.0.0:8000"]'
+        ),
     ),
     "a program with no process type": (
         "VIII",
@@ -146,7 +154,9 @@ BREAKAGES: dict[str, tuple[str, Breakage]] = {
     ),
     "a log file": (
         "XI",
-        lambda root: append(root, f"{SRC}/demo.py", '\nimport logging\n\nlogging.FileHandler("app.log")\n'),
+        lambda root: append(
+            root, f"{SRC}/demo.py", '\nimport logging\n\nlogging.FileHandler("app.log")\n'
+        ),
     ),
     "an admin task bin/admin cannot run": (
         "XII",
