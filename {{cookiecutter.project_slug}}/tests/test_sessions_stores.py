@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import sqlite3
 import subprocess
+import sys
+import tempfile
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import TypeVar
 
+import psycopg
 import pytest
 import redis
 
+from {{ cookiecutter.project_slug }}.db import create_sync_engine, metadata, sessions
 from {{ cookiecutter.project_slug }}.sessions import (
     DatabaseStore,
     SessionStore,
@@ -20,7 +26,15 @@ from {{ cookiecutter.project_slug }}.sessions import (
 )
 from {{ cookiecutter.project_slug }}.sessions.ids import new_id, store_key
 
-from conftest import LocalServer, free_port, redis_server, unavailable
+from servers import (
+    LocalServer,
+    _as_postgres_user,
+    _pg_bindir,
+    free_port,
+    postgres_server,
+    redis_server,
+    unavailable,
+)
 
 T = TypeVar("T")
 
@@ -190,3 +204,115 @@ def test_rediss_self_signed_needs_tls_verify_off(tls_redis: int) -> None:
     asyncio.run(refused())
     assert asyncio.run(accepted()) == ("{}", None)
     asyncio.run(wrong_password())
+
+
+def test_concurrent_calls_each_get_their_own_record(session_store_url: str) -> None:
+    """Database stores send the reads and writes of one event loop iteration as one
+    statement: every caller must still get its own record, the last write of a key wins,
+    and a caller that is cancelled cancels nobody else."""
+    keys = [store_key(new_id()) for _ in range(40)]
+
+    async def steps(store: SessionStore) -> None:
+        await asyncio.gather(*(store.save(key, f"[{n}]", 60) for n, key in enumerate(keys)))
+        await asyncio.gather(
+            store.save(keys[0], '{"n":"a"}', 60), store.save(keys[0], '{"n":"b"}', 60)
+        )
+        loaded = await asyncio.gather(
+            *(store.load(key, 60) for key in keys), store.load("0" * 64, 60)
+        )
+        assert loaded == ['{"n":"b"}', *(f"[{n}]" for n in range(1, 40)), None]
+        cancelled = asyncio.ensure_future(store.load(keys[1], 60))
+        kept = asyncio.ensure_future(store.load(keys[1], 60))
+        await asyncio.sleep(0)
+        cancelled.cancel()
+        assert await kept == "[1]"
+
+    run_with_store(session_store_url, steps)
+
+
+WRITERS = """
+import asyncio, sys
+from PACKAGE.sessions import StoreUnavailable, create_store
+
+async def main(url: str, keys: list[str]) -> int:
+    store = create_store(url)
+    failures = 0
+
+    async def writer(n: int) -> None:
+        nonlocal failures
+        for round_ in range(15):
+            try:
+                await store.save(keys[(n + round_) % len(keys)], f"[{n}]", 60)
+            except StoreUnavailable:
+                failures += 1
+
+    await asyncio.gather(*(writer(n) for n in range(16)))
+    await store.aclose()
+    return failures
+
+sys.exit(asyncio.run(main(sys.argv[1], sys.argv[2:])))
+"""
+
+
+@pytest.mark.parametrize("session_store_url", ["sqlite", "postgresql"], indirect=True)
+def test_database_store_takes_32_concurrent_writers_in_2_processes(
+    session_store_url: str,
+) -> None:
+    """Two web processes, 16 writers each, on overlapping sessions: no write fails (SQLite:
+    WAL mode, a busy timeout and one short transaction per batch; PostgreSQL: batches
+    upsert in key order, so two processes never deadlock)."""
+    keys = [store_key(new_id()) for _ in range(8)]
+    script = WRITERS.replace("PACKAGE", DatabaseStore.__module__.split(".")[0])
+    command = [sys.executable, "-c", script, session_store_url, *keys]
+    processes = [subprocess.Popen(command) for _ in range(2)]
+    assert [process.wait(timeout=120) for process in processes] == [0, 0]  # failures each
+
+
+@pytest.mark.parametrize("session_store_url", ["sqlite"], indirect=True)
+def test_sqlite_store_uses_wal_mode(session_store_url: str) -> None:
+    async def steps(store: SessionStore) -> None:
+        await store.save(store_key(new_id()), "{}", 60)
+
+    run_with_store(session_store_url, steps)
+    path = session_store_url.removeprefix("sqlite:///")
+    with closing(sqlite3.connect(path)) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_postgres_store_answers_unavailable_while_down_and_recovers(tmp_path: Path) -> None:
+    """A server of the test's own: its connections are cut (as by a failover), then it is
+    stopped (StoreUnavailable, a 503) and started again (the store recovers by itself)."""
+    workdir = Path(tempfile.mkdtemp(prefix="pytest-postgres-"))
+    try:
+        servers = postgres_server(workdir)
+        url = next(servers)
+    except (OSError, RuntimeError, subprocess.SubprocessError) as error:
+        shutil.rmtree(workdir, ignore_errors=True)
+        unavailable(f"PostgreSQL: {error}")
+    data, log = str(workdir / "data"), str(workdir / "postgres.log")
+    pg_ctl = [str(_pg_bindir() / "pg_ctl"), "-D", data, "-l", log, "-w"]
+    key = store_key(new_id())
+
+    async def steps(store: SessionStore) -> None:
+        await store.save(key, "{}", 60)
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'"
+            )
+        assert await store.load(key, 60) == "{}"  # on a fresh connection, no error
+        subprocess.run(_as_postgres_user([*pg_ctl, "-m", "fast", "stop"]), check=True)
+        with pytest.raises(StoreUnavailable):
+            await store.load(key, 60)
+        # `restart` of a stopped server starts it with the options it last ran with.
+        subprocess.run(_as_postgres_user([*pg_ctl, "restart"]), check=True, capture_output=True)
+        assert await store.load(key, 60) == "{}"
+
+    try:
+        engine = create_sync_engine(url)
+        metadata.create_all(engine, tables=[sessions])
+        engine.dispose()
+        run_with_store(url, steps)
+    finally:
+        servers.close()
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
+from .database import DatabaseStore
 from .middleware import Session, SessionConfig, SessionDep, SessionMiddleware, get_session
-from .stores import SCHEMES, DatabaseStore, SessionStore, StoreUnavailable, create_store
+from .stores import SCHEMES, SessionStore, StoreUnavailable, create_store
 
 if TYPE_CHECKING:  # config imports the stores' schemes from this package
     from ..config import Settings

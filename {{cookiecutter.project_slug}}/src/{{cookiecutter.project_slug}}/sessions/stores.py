@@ -2,8 +2,8 @@
 
     redis://, rediss://     Redis (redis_client.py, hiredis): SET EX, GETEX for sliding expiry
     memcached://host:port   Memcached (aiomcache): set with exptime, touch
-    sqlite:///, postgresql:// the `sessions` table (SQLAlchemy async); created by
-                            `bin/admin migrate`, expired rows purged by an admin task
+    postgresql://, sqlite:///path
+                            the `sessions` table (database.py: asyncpg, sqlite3)
 
 A record is an opaque JSON text the middleware writes; stores only keep it, under the
 hashed key, for an idle TTL that they enforce themselves. Every failure to reach the
@@ -17,19 +17,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from abc import ABC, abstractmethod
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiomcache
 import hiredis
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ..db import SCHEMES as DATABASE_SCHEMES
-from ..db import async_url, sessions
 from . import redis_client
 
 log = logging.getLogger(__name__)
@@ -115,7 +110,10 @@ class MemcachedStore(SessionStore):
     async def _call(self, operation: Any) -> Any:
         try:
             async with asyncio.timeout(TIMEOUT_SECONDS):
-                return await operation
+                # Shielded: aiomcache hands a connection back to its pool even when the
+                # command was cancelled mid-reply (a timeout, a client that went away), and
+                # the next command would then read that stale reply. The command finishes.
+                return await asyncio.shield(operation)
         except (OSError, TimeoutError, aiomcache.exceptions.ClientException) as error:
             raise StoreUnavailable(f"memcached: {type(error).__name__}") from error
 
@@ -137,73 +135,6 @@ class MemcachedStore(SessionStore):
         await self._client.close()
 
 
-class DatabaseStore(SessionStore):
-    """The `sessions` table; expired rows are ignored on read and purged by an admin task."""
-
-    # Sliding expiry is written at most once per this much time (or a tenth of the TTL)
-    # per session: most read-only requests then cost no write at all.
-    TOUCH_EVERY = timedelta(seconds=60)
-
-    def __init__(self, url: str) -> None:
-        database = async_url(url)
-        # Pre-ping re-checks a pooled connection before use: worth a round trip when a
-        # server may have dropped it, pure cost (~20% of a read) for a SQLite file.
-        self.engine: AsyncEngine = create_async_engine(
-            database, pool_pre_ping=database.get_backend_name() != "sqlite"
-        )
-        upsert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
-        self._upsert = upsert
-
-    async def _run(self, statement: sa.Executable) -> sa.CursorResult[Any]:
-        try:
-            async with asyncio.timeout(TIMEOUT_SECONDS), self.engine.begin() as connection:
-                return await connection.execute(statement)
-        except (OSError, TimeoutError, SQLAlchemyError) as error:
-            raise StoreUnavailable(f"database: {type(error).__name__}") from error
-
-    async def load(self, key: str, ttl: int) -> str | None:
-        now = datetime.now(UTC)
-        query = sa.select(sessions.c.data, sessions.c.expires_at).where(
-            sessions.c.key == key, sessions.c.expires_at > now
-        )
-        row = (await self._run(query)).first()
-        if row is None:
-            return None
-        expires_at: datetime = row.expires_at
-        if expires_at.tzinfo is None:  # SQLite hands back naive UTC
-            expires_at = expires_at.replace(tzinfo=UTC)
-        slack = min(self.TOUCH_EVERY, timedelta(seconds=ttl / 10))
-        if expires_at < now + timedelta(seconds=ttl) - slack:
-            touch = sa.update(sessions).where(sessions.c.key == key)
-            await self._run(touch.values(expires_at=now + timedelta(seconds=ttl)))
-        return str(row.data)
-
-    async def save(self, key: str, record: str, ttl: int) -> None:
-        now = datetime.now(UTC)
-        expires_at = now + timedelta(seconds=ttl)
-        insert = self._upsert(sessions).values(
-            key=key, data=record, created_at=now, expires_at=expires_at
-        )
-        await self._run(
-            insert.on_conflict_do_update(
-                index_elements=[sessions.c.key],
-                set_={"data": record, "expires_at": expires_at},
-            )
-        )
-
-    async def delete(self, key: str) -> None:
-        await self._run(sa.delete(sessions).where(sessions.c.key == key))
-
-    async def purge_expired(self) -> int:
-        """Delete rows past their expiry; returns how many went."""
-        now = datetime.now(UTC)
-        result = await self._run(sa.delete(sessions).where(sessions.c.expires_at <= now))
-        return int(result.rowcount)
-
-    async def aclose(self) -> None:
-        await self.engine.dispose()
-
-
 def create_store(url: str, *, tls_verify: bool = True) -> SessionStore:
     """The store for a SESSION_STORE_URL. Opens no connection: that happens on first use.
     `tls_verify` (SESSION_STORE_TLS_VERIFY) is for rediss:// only."""
@@ -213,6 +144,8 @@ def create_store(url: str, *, tls_verify: bool = True) -> SessionStore:
     if scheme == "memcached":
         return MemcachedStore(url)
     if scheme in DATABASE_SCHEMES:
-        return DatabaseStore(url)
+        from .database import PostgresStore, SqliteStore  # here: database.py imports this module
+
+        return SqliteStore(url) if scheme == "sqlite" else PostgresStore(url)
     # The URL itself may hold a password: name only the scheme.
     raise ValueError(f"unsupported session store scheme {scheme!r}; use one of {SCHEMES}")
