@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -45,7 +46,7 @@ PACKAGE = "my_service"
 WEB = ["bin/python", "-m", f"{PACKAGE}.web"]
 
 
-def seconds_of(action: callable) -> float:  # type: ignore[valid-type]
+def seconds_of(action: Callable[[], object]) -> float:
     start = time.perf_counter()
     action()
     return time.perf_counter() - start

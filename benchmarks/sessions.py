@@ -196,7 +196,7 @@ def rss_kb(pid: int) -> int:
 def wrk_requests(url: str, cookie: str, count: int) -> None:
     """`count` session reads over one keep-alive connection."""
     parts = urllib.parse.urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=10)
     try:
         for _ in range(count):
             connection.request("GET", parts.path, headers={"Cookie": cookie})
@@ -295,7 +295,9 @@ def store_rows(
     lua = scratch / "post.lua"
     lua.write_text(POST_LUA)
     peer = [str(venv / "bin/python"), str(Path(__file__).with_name("starsessions_app.py"))]
-    rows = {f"ours, {store}": (OURS, url, {}) for store, url in urls.items()}
+    rows: dict[str, tuple[list[str], str, dict[str, str]]] = {
+        f"ours, {store}": (OURS, url, {}) for store, url in urls.items()
+    }
     rows["starsessions, redis"] = (peer, urls["redis"], {"PYTHONPATH": str(project / "src")})
     return {
         name: measure(project, command, {**server_env(free_port(), url), **extra}, args, lua)

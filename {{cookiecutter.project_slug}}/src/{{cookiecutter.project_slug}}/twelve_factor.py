@@ -18,6 +18,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import tomllib
 import urllib.error
@@ -260,7 +261,9 @@ def codebase(project: Project) -> str:
 def dependencies(project: Project) -> str:
     """II: dependencies declared and locked; every process runs in the locked environment."""
     problems = []
-    uv = shutil.which("uv")
+    # bin/setup installs the locked uv into the virtualenv, beside this interpreter.
+    beside = Path(sys.executable).with_name("uv")
+    uv = str(beside) if beside.is_file() else shutil.which("uv")
     if uv is None:
         problems.append("uv is not installed, so uv.lock cannot be checked")
     else:
