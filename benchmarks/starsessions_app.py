@@ -3,7 +3,7 @@
 Run by sessions.py in a SCRATCH venv (the rendered project's locked dependencies plus
 starsessions; never the project's own venv), from the rendered project's folder, with the
 same environment. It builds the same app as `create_app` (the /healthz route, the static
-files middleware, RequestMiddleware outermost) and serves it with the project's own
+files middleware, RequestLogMiddleware outermost) and serves it with the project's own
 gunicorn + uvicorn worker setup, so the only difference is the session layer:
 
     GET /api/visits     load_session + read the counter (starsessions then saves the
@@ -30,7 +30,7 @@ app_module = import_module(f"{PACKAGE}.app")
 assets = import_module(f"{PACKAGE}.assets")
 logs = import_module(f"{PACKAGE}.logs")
 config = import_module(f"{PACKAGE}.config")
-middleware = import_module(f"{PACKAGE}.middleware")
+request_log = import_module(f"{PACKAGE}.request_log")
 
 router = APIRouter(prefix="/api")
 
@@ -65,7 +65,7 @@ def create_peer_app(settings: Any) -> FastAPI:
         cookie_https_only=settings.session_cookie_secure,
     )
     assets.install(app)
-    app.add_middleware(middleware.RequestMiddleware)
+    app.add_middleware(request_log.RequestLogMiddleware)
     return app
 
 

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from {{ cookiecutter.project_slug }}.config import load_settings
-from {{ cookiecutter.project_slug }}.schema import MigrationError, upgrade
+from {{ cookiecutter.project_slug }}.migrator import MigrationError, upgrade
 
 log = logging.getLogger("admin.migrate")
 

@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from {{ cookiecutter.project_slug }}.config import load_settings
-from {{ cookiecutter.project_slug }}.schema import MigrationError, new_revision
+from {{ cookiecutter.project_slug }}.migrator import MigrationError, new_revision
 
 log = logging.getLogger("admin.new_migration")
 

@@ -1,4 +1,4 @@
-"""Alembic environment, configured from code by the schema module (no alembic.ini).
+"""Alembic environment, configured from code by the migrator module (no alembic.ini).
 
 Run migrations with `bin/admin migrate`: it opens the connection, takes the migration
 lock and the transaction, and hands the connection over in config.attributes.

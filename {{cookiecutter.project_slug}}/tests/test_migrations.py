@@ -19,9 +19,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Column, Integer, Table, inspect
 
-from {{ cookiecutter.project_slug }} import schema
+from {{ cookiecutter.project_slug }} import migrator
 from {{ cookiecutter.project_slug }}.db import create_sync_engine, metadata
-from {{ cookiecutter.project_slug }}.schema import LOCK_KEY, head_revisions
+from {{ cookiecutter.project_slug }}.migrator import LOCK_KEY, head_revisions
 
 ADMIN = Path(__file__).resolve().parents[1] / "bin" / "admin"
 
@@ -153,15 +153,15 @@ def test_an_unreachable_database_fails_clearly_without_a_traceback() -> None:
 def test_new_migration_writes_what_changed_in_db_py(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_database_url: str
 ) -> None:
-    migrations = shutil.copytree(schema.MIGRATIONS, tmp_path / "migrations")
-    monkeypatch.setattr(schema, "MIGRATIONS", migrations)  # leave the project's own alone
-    schema.upgrade(sqlite_database_url)
+    migrations = shutil.copytree(migrator.MIGRATIONS, tmp_path / "migrations")
+    monkeypatch.setattr(migrator, "MIGRATIONS", migrations)  # leave the project's own alone
+    migrator.upgrade(sqlite_database_url)
     gadgets = Table("gadgets", metadata, Column("id", Integer, primary_key=True))
     try:
-        path = schema.new_revision(sqlite_database_url, "add gadgets")
+        path = migrator.new_revision(sqlite_database_url, "add gadgets")
     finally:
         metadata.remove(gadgets)
     assert path == migrations / "versions" / "0003_add_gadgets.py"
     assert 'op.create_table(\n        "gadgets",' in path.read_text()  # ruff-formatted
-    assert schema.upgrade(sqlite_database_url).after == ("0003",)
+    assert migrator.upgrade(sqlite_database_url).after == ("0003",)
     assert "gadgets" in inspect(create_sync_engine(sqlite_database_url)).get_table_names()

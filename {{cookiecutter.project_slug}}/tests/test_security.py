@@ -54,7 +54,7 @@ def test_every_response_carries_the_security_headers(tmp_path: Path) -> None:
             browser.get("/no/such/page"),  # 404
             browser.request("OPTIONS", "/api/visits"),  # 405
             browser.post("/api/login", json={}),  # 422
-            browser.get("/test/boom"),  # 500 from RequestMiddleware
+            browser.get("/test/boom"),  # 500 from RequestLogMiddleware
         ]
     assert [r.status_code for r in responses] == [200, 200, 404, 405, 422, 500]
     for response in responses:

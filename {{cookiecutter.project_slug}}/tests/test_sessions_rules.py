@@ -15,7 +15,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from {{ cookiecutter.project_slug }} import api
+from {{ cookiecutter.project_slug }} import demo
 from {{ cookiecutter.project_slug }}.sessions import (
     SessionConfig,
     SessionMiddleware,
@@ -56,7 +56,7 @@ def open_client(
 ) -> tuple[TestClient, CountingStore]:
     store = CountingStore(create_store(url))
     app = FastAPI()
-    app.include_router(api.router)
+    app.include_router(demo.router)
     config = SessionConfig(secret_key=SECRET, idle_ttl=idle_ttl, max_age=max_age)
     app.add_middleware(SessionMiddleware, store=store, config=config)
     return TestClient(app, base_url="https://testserver"), store

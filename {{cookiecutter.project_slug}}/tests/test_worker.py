@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine, insert, select
 
 from {{ cookiecutter.project_slug }}.db import create_sync_engine, jobs
-from {{ cookiecutter.project_slug }}.schema import upgrade
+from {{ cookiecutter.project_slug }}.migrator import upgrade
 from {{ cookiecutter.project_slug }}.worker import enqueue
 
 ROOT = Path(__file__).resolve().parents[1]

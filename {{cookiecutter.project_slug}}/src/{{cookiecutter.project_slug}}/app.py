@@ -15,9 +15,9 @@ from fastapi.exception_handlers import http_exception_handler
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from . import api, assets, sessions
+from . import assets, demo, sessions
 from .config import Settings
-from .middleware import RequestMiddleware
+from .request_log import RequestLogMiddleware
 from .security import AllowedHosts, SecurityHeaders
 
 PACKAGE = __name__.partition(".")[0]
@@ -47,16 +47,16 @@ def create_app(settings: Settings) -> FastAPI:
     document_body_errors(app)
     app.include_router(health)
 
-    # Feature routers and their middleware go here (added before RequestMiddleware, so
-    # that it stays outermost and tags, logs and guards every request).
-    app.include_router(api.router)
+    # Feature routers and their middleware go here (added before RequestLogMiddleware, so
+    # that it tags, logs and guards every request; only SecurityHeaders wraps it).
+    app.include_router(demo.router)  # the demo: the page at / and /api/*
     sessions.install(app, settings)  # server-side sessions in SESSION_STORE_URL
-    assets.install(app)  # build/static/ from bin/build, and the page at /
+    assets.install(app)  # build/static/ from bin/build, served under /static/
 
     if settings.allowed_hosts:
         app.add_middleware(AllowedHosts, hosts=settings.allowed_hosts)
-    app.add_middleware(RequestMiddleware)
-    # Outside RequestMiddleware, so that its own 500 answers carry the headers too.
+    app.add_middleware(RequestLogMiddleware)
+    # Outside RequestLogMiddleware, so that its own 500 answers carry the headers too.
     app.add_middleware(SecurityHeaders, hsts=settings.session_cookie_secure)
     return app
 

@@ -11,13 +11,11 @@ stops the web process at start with a message saying to run bin/build.
 
 from __future__ import annotations
 
-import html
 import json
 import sys
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi import FastAPI
 from servestatic import ServeStaticASGI  # type: ignore[import-untyped]
 from servestatic.cli import main as servestatic_build  # type: ignore[import-untyped]
 
@@ -56,44 +54,13 @@ def load_manifest(target: Path = BUILD) -> dict[str, str]:
 
 
 def install(app: FastAPI, target: Path = BUILD) -> None:
-    """Serve the built assets under /static/ and the demo page at /; fails when unbuilt."""
+    """Serve the built assets under /static/; fails when unbuilt. Pages find an asset's
+    URL in `app.state.assets` (source name -> fingerprinted URL)."""
     manifest = load_manifest(target)
     app.state.assets = {name: PREFIX + hashed for name, hashed in manifest.items()}
-    app.include_router(pages)
     # Only the fingerprinted names are served as immutable (servestatic's default test);
     # the manifest itself gets a short max-age.
     app.add_middleware(ServeStaticASGI, root=target, prefix=PREFIX)
-
-
-pages = APIRouter(include_in_schema=False)
-
-PAGE = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<link rel="stylesheet" href="{css}">
-</head>
-<body>
-<h1>{title}</h1>
-<p>Visits in this session: <output id="visits">?</output></p>
-<button id="count" type="button">Count a visit</button>
-<script src="{js}" defer></script>
-</body>
-</html>
-"""
-
-
-@pages.get("/", response_class=HTMLResponse)
-async def index(request: Request) -> str:
-    """A small page that uses the fingerprinted assets and the session API."""
-    assets: dict[str, str] = request.app.state.assets
-    return PAGE.format(
-        title=html.escape(request.app.title),
-        css=html.escape(assets["app.css"]),
-        js=html.escape(assets["app.js"]),
-    )
 
 
 def main(argv: list[str]) -> int:

@@ -23,7 +23,6 @@ from sqlalchemy import (
     create_engine,
 )
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 metadata = MetaData(
     naming_convention={
@@ -92,7 +91,3 @@ def async_url(url: str) -> URL:
 
 def create_sync_engine(url: str) -> Engine:
     return create_engine(sync_url(url), pool_pre_ping=True)
-
-
-def create_async_db_engine(url: str) -> AsyncEngine:
-    return create_async_engine(async_url(url), pool_pre_ping=True)

@@ -1,4 +1,4 @@
-"""Browser-facing protections, as pure ASGI middleware (see middleware.py for why).
+"""Browser-facing protections, as pure ASGI middleware (see request_log.py for why).
 
 - `SecurityHeaders`: every response gets X-Content-Type-Options, Referrer-Policy,
   X-Frame-Options with CSP frame-ancestors (no framing: against clickjacking), and HSTS

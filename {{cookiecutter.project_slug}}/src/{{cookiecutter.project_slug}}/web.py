@@ -32,7 +32,7 @@ KEEPALIVE = 5  # seconds an idle keep-alive connection stays open
 
 
 class Worker(UvicornWorker):  # type: ignore[misc]  # untyped base
-    """uvicorn in a gunicorn worker: no access log of its own (RequestMiddleware logs each
+    """uvicorn in a gunicorn worker: no access log of its own (RequestLogMiddleware logs each
     request with its ID) and a failing lifespan start-up stops the boot.
     """
 

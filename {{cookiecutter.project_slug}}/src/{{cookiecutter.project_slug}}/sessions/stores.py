@@ -1,6 +1,6 @@
 """Session stores: where session records live, chosen at run time by SESSION_STORE_URL.
 
-    redis://, rediss://     Redis (resp.py, hiredis): SET EX, GETEX for sliding expiry
+    redis://, rediss://     Redis (redis_client.py, hiredis): SET EX, GETEX for sliding expiry
     memcached://host:port   Memcached (aiomcache): set with exptime, touch
     sqlite:///, postgresql:// the `sessions` table (SQLAlchemy async); created by
                             `bin/admin migrate`, expired rows purged by an admin task
@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ..db import SCHEMES as DATABASE_SCHEMES
 from ..db import async_url, sessions
-from . import resp
+from . import redis_client
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +63,15 @@ class SessionStore(ABC):
 
 
 class RedisStore(SessionStore):
-    """Redis through `resp.Client`: one pipelined connection per process (see resp.py for
-    why not redis-py's pool). `tls_verify=False` accepts a self-signed rediss:// server."""
+    """Redis through `redis_client.Client`: one pipelined connection per process (see
+    redis_client.py for why not redis-py's pool). `tls_verify=False` accepts a self-signed
+    rediss:// server."""
 
     prefix = "session:"
 
     def __init__(self, url: str, *, tls_verify: bool = True) -> None:
-        self._redis = resp.Client(resp.Target.from_url(url, tls_verify=tls_verify), TIMEOUT_SECONDS)
+        target = redis_client.Target.from_url(url, tls_verify=tls_verify)
+        self._redis = redis_client.Client(target, TIMEOUT_SECONDS)
 
     async def _call(self, *command: str | int) -> Any:
         try:

@@ -1,4 +1,4 @@
-"""Request middleware: request IDs, one log line per request, JSON 500s.
+"""The request log: an ID for every request, one log line each, and a JSON 500 on a crash.
 
 Pure ASGI (no BaseHTTPMiddleware): it does not buffer bodies, works with streaming
 responses, and lets context variables set here reach the endpoint.
@@ -35,7 +35,7 @@ def _incoming_id(scope: Scope) -> str | None:
     return None
 
 
-class RequestMiddleware:
+class RequestLogMiddleware:
     """Tags each HTTP request with an ID (X-Request-ID), logs it once, and turns an
     unhandled exception into a JSON 500 (the traceback goes to the log, never the client).
     """

@@ -1,4 +1,4 @@
-"""The demo session endpoints of DESIGN.md, through the real app, on every store."""
+"""The demo: the page at / and its session endpoints, through the real app, on every store."""
 
 from __future__ import annotations
 
@@ -151,3 +151,15 @@ def test_service_recovers_when_the_store_comes_back(
         server.start()  # an empty server: the session is gone, the service is back
         assert browser.request("POST", "/api/visits").status_code == 200
         assert browser.request("GET", "/api/visits").json() == {"visits": 1}
+
+
+@pytest.mark.parametrize("session_store_url", ["sqlite"], indirect=True)
+def test_the_page_links_the_fingerprinted_assets(session_store_url: str) -> None:
+    with open_app(session_store_url) as client:
+        page = client.get("/")
+        assets = client.app.state.assets  # type: ignore[attr-defined]
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    for url in assets.values():
+        if url.endswith((".css", ".js")):
+            assert f'"{url}"' in page.text
