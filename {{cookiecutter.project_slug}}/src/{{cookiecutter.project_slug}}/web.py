@@ -8,6 +8,7 @@ in-flight requests finish (up to GRACEFUL_TIMEOUT seconds), and exits 0: well in
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import os
@@ -17,8 +18,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import uvicorn
 from fastapi import FastAPI
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
 from gunicorn.glogging import Logger as GunicornLogger
 from uvicorn_worker import UvicornWorker
 
@@ -29,6 +32,21 @@ from .config import Settings, load_settings
 LOGGER = "{{ cookiecutter.project_slug }}.web"  # not __name__: that is __main__ under -m
 GRACEFUL_TIMEOUT = 20  # seconds for in-flight requests after SIGTERM
 KEEPALIVE = 5  # seconds an idle keep-alive connection stays open
+IDLE_DRAIN_SECONDS = 1.0  # after SIGTERM, before idle keep-alive connections are closed
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server, with a pause between closing the listener and closing idle
+    keep-alive connections on shutdown. uvicorn closes an idle connection at once, and a
+    request a client had already sent on it, not yet read by a busy worker, is lost (the
+    client sees the connection close). The pause lets such requests be read and answered.
+    """
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()  # no new connections from here on
+        await asyncio.sleep(IDLE_DRAIN_SECONDS)
+        await super().shutdown(sockets)
 
 
 class Worker(UvicornWorker):  # type: ignore[misc]  # untyped base
@@ -42,6 +60,15 @@ class Worker(UvicornWorker):  # type: ignore[misc]  # untyped base
         "lifespan": "on",
         "timeout_graceful_shutdown": GRACEFUL_TIMEOUT - 2,  # end tasks before gunicorn kills
     }
+
+    async def _serve(self) -> None:
+        # UvicornWorker._serve, with DrainingServer in place of uvicorn.Server.
+        self.config.app = self.wsgi
+        server = DrainingServer(config=self.config)
+        self._install_sigquit_handler()
+        await server.serve(sockets=self.sockets)
+        if not server.started:
+            sys.exit(Arbiter.WORKER_BOOT_ERROR)
 
     async def callback_notify(self) -> None:
         """uvicorn's periodic heartbeat (every `timeout` seconds) to the gunicorn master."""
