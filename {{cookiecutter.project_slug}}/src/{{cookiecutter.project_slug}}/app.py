@@ -21,6 +21,8 @@ from .request_log import RequestLogMiddleware
 from .security import AllowedHosts, SecurityHeaders
 
 PACKAGE = __name__.partition(".")[0]
+# The service's name: the OpenAPI title (/docs) and the heading of pages.
+TITLE = "{{ cookiecutter.project_name | replace('\\', '\\\\') | replace('"', '\\u0022') }}"
 
 health = APIRouter()
 
@@ -38,7 +40,7 @@ def create_app(settings: Settings) -> FastAPI:
     """Build the app for validated settings; endpoints read them from `app.state`."""
     # openapi_url=None also turns off /docs and /redoc, which read it.
     app = FastAPI(
-        title=PACKAGE,
+        title=TITLE,
         version=version(PACKAGE),
         openapi_url="/openapi.json" if settings.api_docs else None,
     )
