@@ -24,8 +24,8 @@ import signal
 import socket
 import subprocess
 import sys
-import tomllib
 import time
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
