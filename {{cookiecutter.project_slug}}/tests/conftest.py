@@ -43,6 +43,11 @@ STARTUP_TIMEOUT = 30.0  # seconds; generous for a loaded 2-core CI machine
 @pytest.fixture(scope="session", autouse=True)
 def built_assets() -> None:
     """The app serves bin/build's output: build it once if it is missing (xdist-safe)."""
+    build_assets_once()
+
+
+def build_assets_once() -> None:
+    """bin/build's output, built unless present; for modules that make an app at import."""
     assets.BUILD.parent.mkdir(parents=True, exist_ok=True)
     with (assets.BUILD.parent / ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

@@ -20,7 +20,7 @@ from schemathesis import Case, CheckContext, Response
 
 from {{ cookiecutter.project_slug }}.app import create_app
 
-from conftest import make_settings
+from conftest import build_assets_once, make_settings
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))  # per operation and phase
 
@@ -34,7 +34,9 @@ def no_traceback(ctx: CheckContext, response: Response, case: Case[Any]) -> bool
 
 
 # The schema comes from an app that is never called (it names an unused store); the
-# requests go to `app` below, which has a real one.
+# requests go to `app` below, which has a real one. Made at import (schemathesis
+# parametrizes at collection), so the assets it serves are built first.
+build_assets_once()
 schema = schemathesis.openapi.from_asgi(
     "/openapi.json", create_app(make_settings("redis://127.0.0.1:9/0"))
 )
