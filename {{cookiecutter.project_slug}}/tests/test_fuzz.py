@@ -20,7 +20,8 @@ from schemathesis import Case, CheckContext, Response
 
 from {{ cookiecutter.project_slug }}.app import create_app
 
-from conftest import build_assets_once, make_settings
+from conftest import build_assets_once
+from helpers import make_settings
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))  # per operation and phase
 

@@ -12,7 +12,7 @@ from {{ cookiecutter.project_slug }}.app import create_app
 from {{ cookiecutter.project_slug }}.config import Settings, load_settings
 from {{ cookiecutter.project_slug }}.sessions.ids import CookieSigner
 
-from conftest import Browser, make_settings
+from helpers import Browser, make_settings
 
 OLD_KEY = "old-secret-key-" + "o" * 32
 NEW_KEY = "new-secret-key-" + "n" * 32

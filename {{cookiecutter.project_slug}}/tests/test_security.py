@@ -20,7 +20,8 @@ from fastapi.testclient import TestClient
 from {{ cookiecutter.project_slug }}.app import create_app
 from {{ cookiecutter.project_slug }}.config import Settings
 
-from conftest import free_port, make_settings
+from helpers import make_settings
+from servers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOT_LIMIT = 60.0  # seconds: a bound for a loaded CI machine, not a benchmark

@@ -18,7 +18,7 @@ import httpx
 
 from {{ cookiecutter.project_slug }}.config import Settings
 
-from conftest import free_port
+from servers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIENTS = 16

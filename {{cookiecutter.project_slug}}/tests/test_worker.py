@@ -29,7 +29,8 @@ from {{ cookiecutter.project_slug }}.worker import (
     job,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import ROOT, process_env
+
 WAIT_SECONDS = 60.0  # a bound for a loaded CI machine, not a performance expectation
 
 
@@ -43,12 +44,7 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def worker(database_url: str, engine: Engine) -> Iterator[subprocess.Popen[str]]:
-    env = {
-        **os.environ,
-        "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
-        "DATABASE_URL": database_url,
-        "SESSION_STORE_URL": database_url,
-    }
+    env = process_env(database_url)
     command = [str(ROOT / "bin" / "python"), "-m", "{{ cookiecutter.project_slug }}.worker"]
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -245,8 +241,7 @@ def test_purge_jobs_deletes_old_finished_jobs_only(database_url: str, engine: En
                 .values(**values, created_at=long_ago, finished_at=finished)
                 .returning(jobs.c.id)
             ).scalar_one()
-    env = {**os.environ, "SECRET_KEY": "k" * 40, "DATABASE_URL": database_url}
-    env["SESSION_STORE_URL"] = database_url
+    env = process_env(database_url)
     command = [str(ROOT / "bin" / "admin"), "purge_jobs", "--days", "7", "--batch-size", "1"]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,64 @@
+"""Heroku: app.json matches the Procfile, and honcho (a Procfile runner) accepts it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+from ecosystem import RENDERS, tool
+from helpers import procfile, run
+
+pytestmark = pytest.mark.xdist_group("ecosystem")  # shares the renders of `projects`
+
+
+@pytest.mark.parametrize("name", RENDERS)
+def test_heroku_app_json_matches_the_procfile(projects: dict[str, Path], name: str) -> None:
+    project = projects[name]
+    manifest = json.loads((project / "app.json").read_text(encoding="utf-8"))
+    # Heroku allows 30 characters.
+    assert manifest["name"] == RENDERS[name].get("project_name", "My Service")[:30]
+    assert set(manifest["formation"]) == set(procfile(project)) - {"release"}
+    addons = {addon["plan"]: addon["as"] for addon in manifest["addons"]}
+    assert addons == {"heroku-postgresql": "DATABASE", "heroku-redis": "SESSION_STORE"}
+    assert manifest["env"]["SECRET_KEY"]["generator"] == "secret"
+    # Heroku Redis serves rediss:// with a self-signed certificate.
+    assert manifest["env"]["SESSION_STORE_TLS_VERIFY"]["value"] == "false"
+    documented = re.findall(r"^([A-Z_]+)=", (project / ".env.example").read_text(), re.M)
+    assert set(manifest["env"]) <= set(documented)
+    assert (project / ".python-version").read_text().strip() == RENDERS[name].get(
+        "python_version", "3.12"
+    )
+    # Heroku's Python buildpack runs bin/post_compile after installing: assets at build time.
+    post_compile = project / "bin/post_compile"
+    assert os.access(post_compile, os.X_OK)
+    assert post_compile.read_text().rstrip().endswith('exec "$root/bin/build"')
+    # The release step runs once per deploy: the Procfile's, not again as a postdeploy.
+    assert "postdeploy" not in manifest.get("scripts", {})
+    assert manifest["env"]["FORWARDED_ALLOW_IPS"]["value"] == "*"  # only the router connects
+
+
+@pytest.mark.parametrize("name", RENDERS)
+def test_cloud_native_buildpacks_build_the_assets(projects: dict[str, Path], name: str) -> None:
+    """Heroku's CNBs ignore bin/post_compile: project.toml runs bin/build after the Python
+    buildpack (an inline buildpack), and keeps the Procfile's process types."""
+    project = projects[name]
+    descriptor = tomllib.loads((project / "project.toml").read_text(encoding="utf-8"))
+    assert descriptor["_"]["schema-version"] == "0.2"
+    group = descriptor["io"]["buildpacks"]["group"]
+    assert [entry.get("uri") for entry in group] == ["heroku/python", None, "heroku/procfile"]
+    script = group[1]["script"]
+    assert script["inline"] == "bin/build"
+    assert re.fullmatch(r"[a-z0-9-]+/assets", group[1]["id"])
+    build = project / script["inline"]
+    assert os.access(build, os.X_OK)
+    assert "assets build" in build.read_text()
+
+
+@pytest.mark.parametrize("name", RENDERS)
+def test_honcho_accepts_the_procfile(projects: dict[str, Path], name: str) -> None:
+    result = run([tool("honcho"), "check"], projects[name])
+    assert set(procfile(projects[name])) <= set(re.findall(r"\w+", result.stderr + result.stdout))
