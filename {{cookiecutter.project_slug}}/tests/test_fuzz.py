@@ -20,8 +20,7 @@ from schemathesis import Case, CheckContext, Response
 
 from {{ cookiecutter.project_slug }}.app import create_app
 
-from conftest import build_assets_once
-from helpers import make_settings
+from helpers import build_assets_once, make_settings
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))  # per operation and phase
 
