@@ -62,7 +62,9 @@ class Verdict:
     evidence: str
 
     def line(self) -> str:
-        return f"{self.factor:>4}  {self.title:<20} {'ok' if self.ok else 'FAIL':<4}  {self.evidence}"
+        return (
+            f"{self.factor:>4}  {self.title:<20} {'ok' if self.ok else 'FAIL':<4}  {self.evidence}"
+        )
 
 
 def fail_on(problems: list[str]) -> None:
@@ -141,21 +143,38 @@ class Project:
         return None
 
     @cached_property
-    def settings_module(self) -> Path:
-        """The one module of the package that defines `class Settings(BaseSettings)`."""
-        for path in self.python_files(f"src/{self.package}"):
-            if settings_class(self.tree(path)) is not None:
-                return path
-        raise Failed(f"no module of src/{self.package} defines class Settings(BaseSettings)")
+    def settings_classes(self) -> dict[Path, list[ast.ClassDef]]:
+        """Module -> its classes that are pydantic BaseSettings, directly or through another
+        settings class of the package (so a settings base class in its own module counts)."""
+        classes = [
+            (path, node)
+            for path in self.python_files(f"src/{self.package}")
+            for node in ast.walk(self.tree(path))
+            if isinstance(node, ast.ClassDef)
+        ]
+        names, found = {"BaseSettings"}, dict[Path, list[ast.ClassDef]]()
+        while True:
+            new = [
+                (path, node)
+                for path, node in classes
+                if node.name not in names and {names_used(b) for b in node.bases} & names
+            ]
+            if not new:
+                break
+            for path, node in new:
+                names.add(node.name)
+                found.setdefault(path, []).append(node)
+        if not found:
+            raise Failed(f"no module of src/{self.package} defines a BaseSettings class")
+        return found
 
     @cached_property
     def settings(self) -> dict[str, ast.AnnAssign]:
-        """Environment variable name -> the field's declaration in the Settings class."""
-        cls = settings_class(self.tree(self.settings_module))
-        if cls is None:  # settings_module found it; for the type checker
-            raise Failed("no Settings class")
+        """Environment variable name -> the field's declaration in a settings class."""
         return {
             node.target.id.upper(): node
+            for classes in self.settings_classes.values()
+            for cls in classes
             for node in cls.body
             if isinstance(node, ast.AnnAssign)
             and isinstance(node.target, ast.Name)
@@ -184,15 +203,6 @@ class Project:
                 package = package.rpartition(".")[0]
             pending += imported_modules(self.tree(path), package)
         return list(seen)
-
-
-def settings_class(tree: ast.Module) -> ast.ClassDef | None:
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef) and node.name == "Settings":
-            bases = {base.id for base in node.bases if isinstance(base, ast.Name)}
-            if "BaseSettings" in bases:
-                return node
-    return None
 
 
 def imported_modules(tree: ast.Module, package: str) -> Iterator[str]:
@@ -279,11 +289,15 @@ def environment_reads(project: Project, path: Path) -> Iterator[str]:
 
 def config(project: Project) -> str:
     """III: config in the environment, read in one place, every variable documented."""
-    settings_module = project.settings_module
+    settings_modules = set(project.settings_classes)
     scanned = [
-        path for path in project.python_files("src", "admin", "migrations") if path != settings_module
+        path
+        for path in project.python_files("src", "admin", "migrations")
+        if path not in settings_modules
     ]
-    problems = [f"{read} outside the settings" for p in scanned for read in environment_reads(project, p)]
+    problems = [
+        f"{read} outside the settings" for p in scanned for read in environment_reads(project, p)
+    ]
     documented = set(re.findall(r"^([A-Z][A-Z0-9_]*)=", project.text(".env.example"), re.M))
     declared = set(project.settings)
     if declared - documented:
@@ -291,9 +305,10 @@ def config(project: Project) -> str:
     if documented - declared:
         problems.append(f".env.example lists unknown {', '.join(sorted(documented - declared))}")
     fail_on(problems)
+    readers = ", ".join(sorted(rel(path, project.root) for path in settings_modules))
     return (
-        f"only {rel(settings_module, project.root)} reads the environment "
-        f"({len(scanned)} other modules scanned); .env.example = the {len(declared)} settings"
+        f"environment read only by {readers} ({len(scanned)} other modules scanned); "
+        f".env.example = the {len(declared)} settings"
     )
 
 
@@ -318,7 +333,9 @@ def backing_services(project: Project) -> str:
     """IV: backing services are attached resources, named by URL settings."""
     urls = sorted(name for name in project.settings if name.endswith("_URL"))
     problems = [] if urls else ["no *_URL setting attaches a backing service"]
-    problems += [f"{name} has a default in the code" for name in urls if has_default(project.settings[name])]
+    problems += [
+        f"{name} has a default in the code" for name in urls if has_default(project.settings[name])
+    ]
     code = project.python_files("src", "admin", "migrations")
     problems += [
         f"{place} hard-codes {value.split('://')[0]}://"
@@ -351,14 +368,20 @@ def build_release_run(project: Project) -> str:
             tree = project.tree(path)
             package = project.package
             if any(m.split(".")[0] == "alembic" for m in imported_modules(tree, package)):
-                problems.append(f"the {process} process imports migrations ({rel(path, project.root)})")
+                problems.append(
+                    f"the {process} process imports migrations ({rel(path, project.root)})"
+                )
     fail_on(problems)
     return f"bin/build in the Dockerfile and build hook; migrations only in release: {release}"
 
 
 def build_module(project: Project) -> Path | None:
     """The module bin/build runs; its writes happen at build time."""
-    match = re.search(r"-m\s+([\w.]+)", project.text("bin/build")) if project.exists("bin/build") else None
+    match = (
+        re.search(r"-m\s+([\w.]+)", project.text("bin/build"))
+        if project.exists("bin/build")
+        else None
+    )
     return project.module(match.group(1)) if match else None
 
 
@@ -371,7 +394,11 @@ def disk_writes(project: Project, path: Path) -> Iterator[str]:
             yield f"{where(project, path, node)} {name}()"
         elif name == "open" and isinstance(node.func, ast.Name):
             modes = [a.value for a in node.args[1:2] if isinstance(a, ast.Constant)]
-            modes += [k.value.value for k in node.keywords if k.arg == "mode" and isinstance(k.value, ast.Constant)]
+            modes += [
+                k.value.value
+                for k in node.keywords
+                if k.arg == "mode" and isinstance(k.value, ast.Constant)
+            ]
             if any(isinstance(m, str) and set(m) & set("wax+") for m in modes):
                 yield f"{where(project, path, node)} open({modes[0]!r})"
 
@@ -421,7 +448,11 @@ def declared_processes(project: Project) -> dict[str, set[str]]:
             declared[f"Kubernetes {kind}s"] = {
                 match.group(1)
                 for path in kubernetes.glob("*.yaml")
-                for match in re.finditer(rf"^kind: {kind}\n(?:.*\n)*?  name: \S+?-(\w+)$", path.read_text(encoding="utf-8"), re.M)
+                for match in re.finditer(
+                    rf"^kind: {kind}\n(?:.*\n)*?  name: \S+?-(\w+)$",
+                    path.read_text(encoding="utf-8"),
+                    re.M,
+                )
             }
     return declared
 
@@ -492,7 +523,9 @@ def parity(project: Project) -> str:
     if image is None or python_minor(image.group(1)) != local:
         problems.append(f"the Dockerfile's Python is not .python-version's {local}")
     compose = project.text("compose.yaml") if project.exists("compose.yaml") else ""
-    addons = json.loads(project.text("app.json")).get("addons", []) if project.exists("app.json") else []
+    addons = (
+        json.loads(project.text("app.json")).get("addons", []) if project.exists("app.json") else []
+    )
     for addon in addons:
         kind = str(addon.get("plan", "")).removeprefix("heroku-").split(":")[0].removesuffix("ql")
         if not re.search(rf"^\s+image: {kind}", compose, re.M):
