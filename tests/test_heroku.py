@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,26 @@ def test_heroku_app_json_matches_the_procfile(projects: dict[str, Path], name: s
     post_compile = project / "bin/post_compile"
     assert os.access(post_compile, os.X_OK)
     assert post_compile.read_text().rstrip().endswith('exec "$root/bin/build"')
+    # The release step runs once per deploy: the Procfile's, not again as a postdeploy.
+    assert "postdeploy" not in manifest.get("scripts", {})
+    assert manifest["env"]["FORWARDED_ALLOW_IPS"]["value"] == "*"  # only the router connects
+
+
+@pytest.mark.parametrize("name", RENDERS)
+def test_cloud_native_buildpacks_build_the_assets(projects: dict[str, Path], name: str) -> None:
+    """Heroku's CNBs ignore bin/post_compile: project.toml runs bin/build after the Python
+    buildpack (an inline buildpack), and keeps the Procfile's process types."""
+    project = projects[name]
+    descriptor = tomllib.loads((project / "project.toml").read_text(encoding="utf-8"))
+    assert descriptor["_"]["schema-version"] == "0.2"
+    group = descriptor["io"]["buildpacks"]["group"]
+    assert [entry.get("uri") for entry in group] == ["heroku/python", None, "heroku/procfile"]
+    script = group[1]["script"]
+    assert script["inline"] == "bin/build"
+    assert re.fullmatch(r"[a-z0-9-]+/assets", group[1]["id"])
+    build = project / script["inline"]
+    assert os.access(build, os.X_OK)
+    assert "assets build" in build.read_text()
 
 
 @pytest.mark.parametrize("name", RENDERS)

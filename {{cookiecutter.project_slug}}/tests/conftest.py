@@ -8,7 +8,6 @@ its own servers.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import subprocess
@@ -22,9 +21,9 @@ import pytest
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from {{ cookiecutter.project_slug }} import assets
 from {{ cookiecutter.project_slug }}.db import create_sync_engine, metadata, sessions
 
+from helpers import build_assets_once
 from servers import (
     LocalServer,
     memcached_server,
@@ -38,13 +37,7 @@ from servers import (
 @pytest.fixture(scope="session", autouse=True)
 def built_assets() -> None:
     """The app serves bin/build's output: build it once if it is missing (xdist-safe)."""
-    assets.BUILD.parent.mkdir(parents=True, exist_ok=True)
-    with (assets.BUILD.parent / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            assets.load_manifest()
-        except assets.AssetsNotBuilt:
-            assets.build()
+    build_assets_once()
 
 
 @pytest.fixture

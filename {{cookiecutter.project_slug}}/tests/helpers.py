@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shlex
@@ -16,6 +17,7 @@ from pathlib import Path
 import httpx
 from fastapi.testclient import TestClient
 
+from {{ cookiecutter.project_slug }} import assets
 from {{ cookiecutter.project_slug }}.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]  # the project
@@ -102,3 +104,14 @@ class Browser:
                 value = rest.split(";")[0]
                 self.cookie = value or None
         return response
+
+
+def build_assets_once() -> None:
+    """bin/build's output, built unless present; for modules that make an app at import."""
+    assets.BUILD.parent.mkdir(parents=True, exist_ok=True)
+    with (assets.BUILD.parent / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            assets.load_manifest()
+        except assets.AssetsNotBuilt:
+            assets.build()

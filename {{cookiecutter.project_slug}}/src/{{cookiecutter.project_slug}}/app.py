@@ -8,12 +8,17 @@ JSON: {"detail": ...} for 404, 405, 422 and 500; a traceback only ever reaches t
 from __future__ import annotations
 
 from importlib.metadata import version
+from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
+from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from . import assets, demo, sessions
 from .config import Settings
 from .request_log import RequestLogMiddleware
+from .security import AllowedHosts, SecurityHeaders
 
 PACKAGE = __name__.partition(".")[0]
 # The service's name: the OpenAPI title (/docs) and the heading of pages.
@@ -33,15 +38,74 @@ async def healthz() -> dict[str, str]:
 
 def create_app(settings: Settings) -> FastAPI:
     """Build the app for validated settings; endpoints read them from `app.state`."""
-    app = FastAPI(title=TITLE, version=version(PACKAGE))
+    # openapi_url=None also turns off /docs and /redoc, which read it.
+    app = FastAPI(
+        title=TITLE,
+        version=version(PACKAGE),
+        openapi_url="/openapi.json" if settings.api_docs else None,
+    )
     app.state.settings = settings
+    app.add_exception_handler(405, method_not_allowed)
+    document_body_errors(app)
     app.include_router(health)
 
     # Feature routers and their middleware go here (added before RequestLogMiddleware, so
-    # that it stays outermost and tags, logs and guards every request).
+    # that it tags, logs and guards every request; only SecurityHeaders wraps it).
     app.include_router(demo.router)  # the demo: the page at / and /api/*
     sessions.install(app, settings)  # server-side sessions in SESSION_STORE_URL
     assets.install(app)  # build/static/ from bin/build, served under /static/
 
+    if settings.allowed_hosts:
+        app.add_middleware(AllowedHosts, hosts=settings.allowed_hosts)
     app.add_middleware(RequestLogMiddleware)
+    # Outside RequestLogMiddleware, so that its own 500 answers carry the headers too.
+    app.add_middleware(SecurityHeaders, hsts=settings.session_cookie_secure)
     return app
+
+
+HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+async def method_not_allowed(request: Request, error: Exception) -> Response:
+    """A 405 whose Allow header lists every method of the path. Starlette names only those
+    of the first route that matched the path (GET for /api/visits, which has POST too).
+    """
+    if not isinstance(error, HTTPException):  # registered for status 405: always one
+        raise error
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in HTTP_METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
+        )
+    ]
+    error.headers = {**(error.headers or {}), "Allow": ", ".join(allowed)}
+    return await http_exception_handler(request, error)
+
+
+BODY_ERROR = {
+    "description": "The body is not JSON in UTF-8",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPError"}}},
+}
+
+
+def document_body_errors(app: FastAPI) -> None:
+    """Every operation that takes a body also answers 400 when the body is not UTF-8
+    (FastAPI's "There was an error parsing the body"): say so in the schema."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()
+        schema.setdefault("components", {}).setdefault("schemas", {})["HTTPError"] = {
+            "type": "object",
+            "properties": {"detail": {"type": "string"}},
+            "required": ["detail"],
+        }
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                if "requestBody" in operation:
+                    operation["responses"].setdefault("400", BODY_ERROR)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

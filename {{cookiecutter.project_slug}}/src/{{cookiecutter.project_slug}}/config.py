@@ -13,13 +13,22 @@ not set. Real environment variables always win. Production sets real variables a
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .db import SCHEMES as DATABASE_SCHEMES
 from .sessions.stores import SCHEMES as SESSION_STORE_SCHEMES
@@ -62,6 +71,64 @@ def _secret_key(key: SecretStr) -> SecretStr:
     return key
 
 
+def _comma_separated(value: object) -> object:
+    """`a, b,c` -> ["a", "b", "c"]; empty items are dropped. Lists pass through."""
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+def _secret_keys(keys: list[SecretStr]) -> list[SecretStr]:
+    for position, key in enumerate(keys, start=1):
+        if len(key.get_secret_value()) < 32:
+            raise ValueError(f"key {position} is shorter than 32 characters")
+    return keys
+
+
+def _addresses(entries: list[str]) -> list[str]:
+    if "*" in entries and len(entries) > 1:
+        raise ValueError("'*' trusts every address and cannot be combined with others")
+    for entry in entries:
+        if entry != "*":
+            try:
+                ipaddress.ip_network(entry)
+            except ValueError:
+                raise ValueError(
+                    "each item must be an IP address or a network such as 10.0.0.0/8 "
+                    "(host bits zero), or '*' alone"
+                ) from None
+    return entries
+
+
+_HOSTNAME = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
+
+
+def _hosts(entries: list[str]) -> list[str]:
+    hosts = [entry.lower() for entry in entries]
+    for host in hosts:
+        if not (_HOSTNAME.fullmatch(host) or _is_ip(host.strip("[]"))):
+            raise ValueError(
+                "each item must be a host name (example.com), a wildcard for its "
+                "subdomains (*.example.com) or an IP address, without scheme or port"
+            )
+    return hosts
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+# Comma-separated environment variables read as lists (NoDecode: not parsed as JSON).
+Addresses = Annotated[
+    list[str], NoDecode, BeforeValidator(_comma_separated), AfterValidator(_addresses)
+]
+Hosts = Annotated[list[str], NoDecode, BeforeValidator(_comma_separated), AfterValidator(_hosts)]
+
+
 class Settings(BaseSettings):
     """The service's whole configuration; field `foo_bar` is read from `FOO_BAR`."""
 
@@ -78,6 +145,10 @@ class Settings(BaseSettings):
     web_concurrency: int = Field(default=2, ge=1, le=64)
     # repr=False: a logged or printed Settings never shows secrets or passwords in URLs.
     secret_key: Annotated[SecretStr, AfterValidator(_secret_key)]
+    # Old keys, newest first, that still open sessions while SECRET_KEY is rotated.
+    secret_key_fallbacks: Annotated[
+        list[SecretStr], NoDecode, BeforeValidator(_comma_separated), AfterValidator(_secret_keys)
+    ] = Field(default=[], repr=False)
     database_url: Annotated[str, AfterValidator(_database_url)] = Field(repr=False)
     session_store_url: Annotated[str, AfterValidator(_session_store_url)] = Field(repr=False)
     session_ttl_seconds: int = Field(default=1_209_600, ge=60)  # idle expiry: 14 days
@@ -85,6 +156,11 @@ class Settings(BaseSettings):
     session_cookie_secure: bool = True
     # rediss:// only: false accepts a self-signed certificate (Heroku Redis), still encrypted.
     session_store_tls_verify: bool = True
+    # Proxies whose X-Forwarded-Proto/-For are believed (the client's scheme and address).
+    forwarded_allow_ips: Addresses = ["127.0.0.1", "::1"]
+    # Host headers served; empty serves any (a platform router checks them already).
+    allowed_hosts: Hosts = []
+    api_docs: bool = True  # /docs, /redoc and /openapi.json
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     @model_validator(mode="before")

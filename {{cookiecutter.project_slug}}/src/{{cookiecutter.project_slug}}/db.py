@@ -47,8 +47,8 @@ sessions = Table(
 
 # The background job queue (src/<package>/worker.py). The table exists in every project, so
 # turning a worker on later needs no migration. A job is claimed by setting status=running
-# and a lease (locked_until); a worker that dies mid-job leaves a lease that runs out, and
-# the job is claimed again: jobs must be safe to run twice (twelve-factor IX).
+# and a lease (locked_until), renewed while it runs; a worker that dies mid-job leaves a
+# lease that runs out, and the job is claimed again: jobs must be safe to run twice.
 jobs = Table(
     "jobs",
     metadata,
@@ -58,6 +58,7 @@ jobs = Table(
     Column("status", String(16), nullable=False),  # queued, running, done, failed
     Column("attempts", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Not claimable before: a running job's lease end, a queued job's retry time (or NULL).
     Column("locked_until", DateTime(timezone=True), nullable=True),
     Column("finished_at", DateTime(timezone=True), nullable=True),
     Column("error", Text, nullable=True),

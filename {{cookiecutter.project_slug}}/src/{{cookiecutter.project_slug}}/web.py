@@ -8,6 +8,8 @@ in-flight requests finish (up to GRACEFUL_TIMEOUT seconds), and exits 0: well in
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import logging
 import os
 import signal
@@ -16,8 +18,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import uvicorn
 from fastapi import FastAPI
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
 from gunicorn.glogging import Logger as GunicornLogger
 from uvicorn_worker import UvicornWorker
 
@@ -28,6 +32,21 @@ from .config import Settings, load_settings
 LOGGER = "{{ cookiecutter.project_slug }}.web"  # not __name__: that is __main__ under -m
 GRACEFUL_TIMEOUT = 20  # seconds for in-flight requests after SIGTERM
 KEEPALIVE = 5  # seconds an idle keep-alive connection stays open
+IDLE_DRAIN_SECONDS = 1.0  # after SIGTERM, before idle keep-alive connections are closed
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server, with a pause between closing the listener and closing idle
+    keep-alive connections on shutdown. uvicorn closes an idle connection at once, and a
+    request a client had already sent on it, not yet read by a busy worker, is lost (the
+    client sees the connection close). The pause lets such requests be read and answered.
+    """
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()  # no new connections from here on
+        await asyncio.sleep(IDLE_DRAIN_SECONDS)
+        await super().shutdown(sockets)
 
 
 class Worker(UvicornWorker):  # type: ignore[misc]  # untyped base
@@ -41,6 +60,15 @@ class Worker(UvicornWorker):  # type: ignore[misc]  # untyped base
         "lifespan": "on",
         "timeout_graceful_shutdown": GRACEFUL_TIMEOUT - 2,  # end tasks before gunicorn kills
     }
+
+    async def _serve(self) -> None:
+        # UvicornWorker._serve, with DrainingServer in place of uvicorn.Server.
+        self.config.app = self.wsgi
+        server = DrainingServer(config=self.config)
+        self._install_sigquit_handler()
+        await server.serve(sockets=self.sockets)
+        if not server.started:
+            sys.exit(Arbiter.WORKER_BOOT_ERROR)
 
     async def callback_notify(self) -> None:
         """uvicorn's periodic heartbeat (every `timeout` seconds) to the gunicorn master."""
@@ -81,6 +109,20 @@ def bind_address(port: int) -> str:
     return f"[::]:{port}"
 
 
+def trusted_proxies(entries: list[str]) -> list[str]:
+    """FORWARDED_ALLOW_IPS for the server. On the dual-stack `[::]` socket, an IPv4 peer
+    shows up as ::ffff:a.b.c.d, so each IPv4 address or network is trusted in that form too.
+    """
+    trusted = list(entries)
+    for entry in entries:
+        network = ipaddress.ip_network(entry) if entry != "*" else None
+        if isinstance(network, ipaddress.IPv4Network):
+            mapped = ipaddress.IPv6Address(f"::ffff:{network.network_address}")
+            prefix = 96 + network.prefixlen
+            trusted.append(str(mapped) if prefix == 128 else f"{mapped}/{prefix}")
+    return trusted
+
+
 def gunicorn_options(settings: Settings) -> dict[str, Any]:
     shm = Path("/dev/shm")  # noqa: S108 - tmpfs: worker heartbeats never wait on a disk
     return {
@@ -90,6 +132,8 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "graceful_timeout": GRACEFUL_TIMEOUT,
         "timeout": 30,
         "keepalive": KEEPALIVE,
+        # Whose X-Forwarded-Proto/-For uvicorn believes (the request's scheme and client).
+        "forwarded_allow_ips": ",".join(trusted_proxies(settings.forwarded_allow_ips)),
         "logger_class": JsonLogger,
         "loglevel": settings.log_level.lower(),
         "worker_tmp_dir": str(shm) if shm.is_dir() else None,

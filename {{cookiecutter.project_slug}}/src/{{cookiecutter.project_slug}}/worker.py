@@ -14,11 +14,24 @@ caller, instead of failing later in the worker).
 
 Any number of workers can run: on PostgreSQL each claims a job with `FOR UPDATE SKIP
 LOCKED`, on SQLite (one machine) the claiming UPDATE is one atomic statement. A claim is a
-lease: if a worker dies mid-job, the lease runs out and another worker runs the job again,
-so jobs must be safe to run twice. A job that raises is marked `failed` with the error
-(and logged with its traceback); it is not retried: enqueue it again once the cause is
-fixed. On SIGTERM (or Ctrl-C) the worker finishes the job in hand, takes no new one and
-exits 0.
+lease (LEASE) that the worker renews while the job runs, so a long job is never claimed
+by another worker; if the worker dies, the lease runs out and another worker runs the job
+again: jobs must be safe to run twice. Each claim counts an attempt, and the attempt
+number fences the lease: a worker whose lease was taken over can neither renew nor
+finish the job.
+
+A job that raises is retried with exponential backoff (`backoff`), up to MAX_ATTEMPTS,
+then marked `failed` with the error (each failure is logged with its traceback). A job
+whose payload no longer fits its function fails at once: retrying cannot help.
+
+On SIGTERM (or Ctrl-C) the worker claims nothing more and gives the job in hand
+SHUTDOWN_GRACE_SECONDS to finish; past that it hands the job back (queued, the attempt
+not counted) and exits 0, before the platform's SIGKILL (Heroku: 30 s; the Kubernetes
+manifest allows more). While it runs it touches HEARTBEAT_FILE every second, so the
+Kubernetes liveness probe restarts a worker whose loop is stuck.
+
+Scheduling (cron-like periodic jobs), priorities and queues are not here: a team that
+needs them moves to procrastinate, a maintained PostgreSQL-based job queue.
 """
 
 from __future__ import annotations
@@ -32,6 +45,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -45,7 +59,13 @@ from .db import create_sync_engine, jobs
 
 POLL_SECONDS = 1.0  # how long an idle worker waits before looking for work again
 RETRY_SECONDS = 5.0  # how long it waits when the database cannot be reached
-LEASE = timedelta(minutes=15)  # a job running longer than this may be claimed again
+LEASE = timedelta(seconds=60)  # renewed every third of it while the job runs
+MAX_ATTEMPTS = 5  # runs of a failing job before it is marked failed
+# After SIGTERM: time for the job in hand to finish before it is handed back. Platforms
+# SIGKILL 30 s after SIGTERM (Heroku) or after terminationGracePeriodSeconds (Kubernetes).
+SHUTDOWN_GRACE_SECONDS = 25
+# Touched every second while the worker loop runs; the liveness probe checks its age.
+HEARTBEAT_FILE = Path("/tmp/{{ cookiecutter.project_slug }}-worker.alive")  # noqa: S108 - a fixed path the probe names
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +88,11 @@ def greet(username: str, work_seconds: float = 0.0) -> None:
     """
     time.sleep(work_seconds)
     log.info("hello, %s", username, extra={"job": "greet"})
+
+
+def backoff(attempt: int) -> timedelta:
+    """How long a job waits after failing its `attempt`-th run: 10 s, 20 s, 40 s, ... 1 h."""
+    return timedelta(seconds=min(10 * 2 ** (attempt - 1), 3600))
 
 
 def now() -> datetime:
@@ -104,18 +129,27 @@ async def enqueue_async(connection: AsyncConnection, name: str, /, **payload: An
     return await connection.run_sync(lambda sync: enqueue(sync, name, **payload))
 
 
+class PayloadError(Exception):
+    """The stored payload no longer fits the job (renamed job or changed arguments)."""
+
+
 @dataclass(frozen=True)
 class Claimed:
     id: int
     name: str
     payload: str
+    attempt: int  # fences the lease: only this attempt may renew or finish the job
 
 
-def claim(connection: Connection) -> Claimed | None:
-    """Take the oldest job that is queued (or whose lease ran out), or None."""
+def claim(connection: Connection, lease: timedelta = LEASE) -> Claimed | None:
+    """Take the oldest job that is due (queued and past any retry delay, or running with
+    a lease that ran out), or None."""
     started = now()
     claimable = or_(
-        jobs.c.status == "queued",
+        and_(
+            jobs.c.status == "queued",
+            or_(jobs.c.locked_until.is_(None), jobs.c.locked_until <= started),
+        ),
         and_(jobs.c.status == "running", jobs.c.locked_until < started),
     )
     oldest = select(jobs.c.id).where(claimable).order_by(jobs.c.id).limit(1)
@@ -124,52 +158,85 @@ def claim(connection: Connection) -> Claimed | None:
     statement = (
         update(jobs)
         .where(jobs.c.id == oldest.scalar_subquery())
-        .values(status="running", attempts=jobs.c.attempts + 1, locked_until=started + LEASE)
-        .returning(jobs.c.id, jobs.c.name, jobs.c.payload)
+        .values(status="running", attempts=jobs.c.attempts + 1, locked_until=started + lease)
+        .returning(jobs.c.id, jobs.c.name, jobs.c.payload, jobs.c.attempts)
     )
     row = connection.execute(statement).first()
-    return Claimed(row.id, row.name, row.payload) if row else None
+    return Claimed(row.id, row.name, row.payload, row.attempts) if row else None
 
 
-def perform(claimed: Claimed) -> str | None:
-    """Run the job; returns None on success, else the error to record."""
+def _ours(claimed: Claimed) -> Any:
+    """The WHERE clause that matches the job only while this attempt holds its lease."""
+    return and_(
+        jobs.c.id == claimed.id, jobs.c.status == "running", jobs.c.attempts == claimed.attempt
+    )
+
+
+def renew(connection: Connection, claimed: Claimed, lease: timedelta = LEASE) -> bool:
+    """Extend the lease; False when it was lost (taken over after running out)."""
+    result = connection.execute(
+        update(jobs).where(_ours(claimed)).values(locked_until=now() + lease)
+    )
+    return result.rowcount == 1
+
+
+def hand_back(connection: Connection, claimed: Claimed) -> None:
+    """Queue the job again at once, the interrupted run not counted as an attempt."""
+    values = {"status": "queued", "locked_until": None, "attempts": claimed.attempt - 1}
+    connection.execute(update(jobs).where(_ours(claimed)).values(**values))
+
+
+def perform(claimed: Claimed) -> None:
+    """Run the job; raises what it raised, or PayloadError."""
     try:
         payload = json.loads(claimed.payload)
         check(claimed.name, payload)
-        JOBS[claimed.name](**payload)
-    except Exception as error:
-        log.exception("job failed", extra={"job_id": claimed.id, "job": claimed.name})
-        return f"{type(error).__name__}: {error}"
-    return None
+    except ValueError as error:
+        raise PayloadError(str(error)) from None
+    JOBS[claimed.name](**payload)
 
 
-def finish(connection: Connection, job_id: int, error: str | None) -> None:
-    connection.execute(
-        update(jobs)
-        .where(jobs.c.id == job_id)
-        .values(
-            status="failed" if error else "done",
-            error=error,
-            finished_at=now(),
-            locked_until=None,
-        )
-    )
+def finish(connection: Connection, claimed: Claimed, error: BaseException | None) -> str:
+    """Record the outcome: done, queued again after a backoff, or failed. Returns it."""
+    values: dict[str, Any] = {
+        "error": None if error is None else f"{type(error).__name__}: {error}"
+    }
+    if error is None:
+        values.update(status="done", finished_at=now(), locked_until=None)
+    elif isinstance(error, PayloadError) or claimed.attempt >= MAX_ATTEMPTS:
+        values.update(status="failed", finished_at=now(), locked_until=None)
+    else:
+        values.update(status="queued", locked_until=now() + backoff(claimed.attempt))
+    connection.execute(update(jobs).where(_ours(claimed)).values(**values))
+    return str(values["status"])
 
 
 class Worker:
     """Runs jobs one at a time until asked to stop."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        lease: timedelta = LEASE,
+        grace: float = SHUTDOWN_GRACE_SECONDS,
+        heartbeat: Path = HEARTBEAT_FILE,
+    ) -> None:
+        self.engine, self.lease, self.grace, self.heartbeat = engine, lease, grace, heartbeat
         self.stopping = threading.Event()
 
     def stop(self, signum: int, _frame: FrameType | None = None) -> None:
-        log.info("stopping after the current job", extra={"signal": signal.strsignal(signum)})
+        log.info(
+            "stopping: the job in hand gets %s s",
+            self.grace,
+            extra={"signal": signal.strsignal(signum)},
+        )
         self.stopping.set()
 
     def run(self) -> None:
         log.info("worker started", extra={"jobs": sorted(JOBS)})
         while not self.stopping.is_set():
+            self.beat()
             try:
                 worked = self.run_one()
             except SQLAlchemyError as error:
@@ -180,18 +247,83 @@ class Worker:
                 self.stopping.wait(POLL_SECONDS)
         log.info("worker stopped")
 
+    def beat(self) -> None:
+        try:
+            self.heartbeat.touch()
+        except OSError as error:  # a read-only disk must not stop the jobs
+            log.warning("heartbeat file not written: %s", error)
+
     def run_one(self) -> bool:
         """Claim and run one job; False when there was none."""
         with self.engine.begin() as connection:
-            claimed = claim(connection)
+            claimed = claim(connection, self.lease)
         if claimed is None:
             return False
-        log.info("job started", extra={"job_id": claimed.id, "job": claimed.name})
-        error = perform(claimed)
-        with self.engine.begin() as connection:
-            finish(connection, claimed.id, error)
-        log.info("job finished", extra={"job_id": claimed.id, "ok": error is None})
+        if claimed.attempt > MAX_ATTEMPTS:  # its worker died (or hung) on every attempt
+            gave_up = RuntimeError(f"lease ran out {MAX_ATTEMPTS} times")
+            with self.engine.begin() as connection:
+                finish(connection, claimed, gave_up)
+            log.error("job failed", extra={"job_id": claimed.id, "job": claimed.name})
+            return True
+        log.info("job started", extra=self._about(claimed))
+        finished, error = self._supervise(claimed)
+        if not finished:
+            with self.engine.begin() as connection:
+                hand_back(connection, claimed)
+            log.warning(
+                "job handed back: it outlasted the shutdown grace", extra=self._about(claimed)
+            )
+        else:
+            with self.engine.begin() as connection:
+                status = finish(connection, claimed, error)
+            log.info("job finished", extra={**self._about(claimed), "status": status})
         return True
+
+    def _supervise(self, claimed: Claimed) -> tuple[bool, BaseException | None]:
+        """Run the job in a thread while this one renews the lease, beats, and watches
+        for SIGTERM. Returns whether the job ended (else the shutdown grace ran out) and
+        what it raised."""
+        outcome: list[BaseException | None] = []
+
+        def target() -> None:
+            try:
+                perform(claimed)
+                outcome.append(None)
+            except Exception as error:
+                log.exception("job raised", extra=self._about(claimed))
+                outcome.append(error)
+
+        # A daemon: a job handed back at shutdown must not keep the process alive.
+        runner = threading.Thread(target=target, name=f"job-{claimed.id}", daemon=True)
+        runner.start()
+        renew_every = self.lease.total_seconds() / 3
+        next_renewal = time.monotonic() + renew_every
+        deadline: float | None = None
+        while runner.is_alive():
+            runner.join(timeout=min(1.0, renew_every))
+            self.beat()
+            if self.stopping.is_set() and deadline is None:
+                deadline = time.monotonic() + self.grace
+            if runner.is_alive() and deadline is not None and time.monotonic() >= deadline:
+                return False, None
+            if runner.is_alive() and time.monotonic() >= next_renewal:
+                self._renew(claimed)
+                next_renewal = time.monotonic() + renew_every
+        return True, outcome[0] if outcome else RuntimeError("the job thread ended abnormally")
+
+    def _renew(self, claimed: Claimed) -> None:
+        try:
+            with self.engine.begin() as connection:
+                if not renew(connection, claimed, self.lease):
+                    log.error(
+                        "job lease lost: another worker may run it", extra=self._about(claimed)
+                    )
+        except SQLAlchemyError as error:  # the lease may run out: it will be retried
+            log.error("job lease not renewed: %s", type(error).__name__, extra=self._about(claimed))
+
+    @staticmethod
+    def _about(claimed: Claimed) -> dict[str, Any]:
+        return {"job_id": claimed.id, "job": claimed.name, "attempt": claimed.attempt}
 
 
 def main() -> None:

@@ -48,6 +48,7 @@ def install(app: FastAPI, settings: Settings) -> None:
         idle_ttl=settings.session_ttl_seconds,
         max_age=settings.session_max_age_seconds,
         secure=settings.session_cookie_secure,
+        fallback_keys=tuple(key.get_secret_value() for key in settings.secret_key_fallbacks),
     )
     store = create_store(settings.session_store_url, tls_verify=settings.session_store_tls_verify)
     app.add_middleware(SessionMiddleware, store=store, config=config)

@@ -11,6 +11,9 @@ The cookie carries only a signed, random session ID; the data lives in the store
   expiry as part of the read.
 - `session.regenerate()` (login) moves the data to a new ID and deletes the old record;
   `session.end()` (logout) deletes the record and clears the cookie.
+- A cookie signed with one of the old keys (SECRET_KEY_FALLBACKS) opens its session, and
+  the response that reads it re-signs the cookie with SECRET_KEY (the record is not
+  rewritten for that).
 - Records are JSON only. One that does not decode is logged, deleted and read as empty:
   it is never unpickled or evaluated.
 - The store being down gives a 503 JSON answer to the routes that use the session; the
@@ -44,6 +47,8 @@ class SessionConfig:
     idle_ttl: int  # seconds without a request before the session expires
     max_age: int  # seconds after its creation (login) that a session ends regardless
     secure: bool = True  # Secure cookie with the __Host- prefix; off only for plain-HTTP dev
+    # Old secret keys that still open sessions; such a cookie is re-signed with secret_key.
+    fallback_keys: tuple[str, ...] = ()
 
     @property
     def cookie_name(self) -> str:
@@ -67,6 +72,7 @@ class Session(dict[str, Any]):
         self.loaded_json = "{}"  # the data as read, to tell whether the request changed it
         self.rotate = False
         self.ended = False
+        self.resign = False  # the cookie was signed with an old key: sign it anew
         self._loader = loader
 
     async def load(self) -> None:
@@ -111,7 +117,7 @@ def encode_record(created_at: float, data_json: str) -> str:
 class SessionMiddleware:
     def __init__(self, app: ASGIApp, store: SessionStore, config: SessionConfig) -> None:
         self.app, self.store, self.config = app, store, config
-        self._signer = CookieSigner(config.secret_key)
+        self._signer = CookieSigner(config.secret_key, config.fallback_keys)
         self._cookie_attributes = "; Path=/; HttpOnly; SameSite=Lax" + (
             "; Secure" if config.secure else ""
         )
@@ -124,8 +130,9 @@ class SessionMiddleware:
             await self.app(scope, receive, send)
             return
         cookie = self._incoming_cookie(scope)
-        session_id = self._signer.unsign(cookie) if cookie else None
-        session = Session(session_id, self._load)
+        verified = self._signer.verify(cookie) if cookie else None
+        session = Session(verified[0] if verified else None, self._load)
+        session.resign = verified is not None and verified[1]
         scope["session"] = session
         started = False
 
@@ -192,6 +199,10 @@ class SessionMiddleware:
             return [self._cookie_header(self._signer.sign(session.id), self.config.max_age)]
         if data_json != session.loaded_json:
             await self._save(session.id, session.created_at, data_json)
+        if session.resign:
+            # Opened with an old key: the same ID, signed with SECRET_KEY, for the time left.
+            remaining = int(session.created_at + self.config.max_age - time.time())
+            return [self._cookie_header(self._signer.sign(session.id), max(1, remaining))]
         return []
 
     async def _save(self, session_id: str, created_at: float, data_json: str) -> None:

@@ -1,0 +1,186 @@
+"""Behind proxies and in browsers: security headers on every response, ALLOWED_HOSTS,
+API_DOCS, a truthful 405, and X-Forwarded-Proto believed only from FORWARDED_ALLOW_IPS
+(the real web command, on a real socket).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from {{ cookiecutter.project_slug }}.app import create_app
+from {{ cookiecutter.project_slug }}.config import Settings
+
+from helpers import make_settings
+from servers import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOT_LIMIT = 60.0  # seconds: a bound for a loaded CI machine, not a benchmark
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "strict-origin-when-cross-origin",
+    "x-frame-options": "DENY",
+    "content-security-policy": "frame-ancestors 'none'",
+}
+
+
+def app_for(tmp_path: Path, **settings: object) -> FastAPI:
+    return create_app(make_settings(f"sqlite:///{tmp_path}/sessions.sqlite3", **settings))
+
+
+def client(app: FastAPI, host: str = "testserver") -> TestClient:
+    return TestClient(app, base_url=f"https://{host}", raise_server_exceptions=False)
+
+
+def test_every_response_carries_the_security_headers(tmp_path: Path) -> None:
+    app = app_for(tmp_path)
+
+    @app.get("/test/boom")
+    async def boom() -> None:
+        raise RuntimeError("boom")
+
+    with client(app) as browser:
+        responses = [
+            browser.get("/healthz"),
+            browser.get("/"),
+            browser.get("/no/such/page"),  # 404
+            browser.request("OPTIONS", "/api/visits"),  # 405
+            browser.post("/api/login", json={}),  # 422
+            browser.get("/test/boom"),  # 500 from RequestLogMiddleware
+        ]
+    assert [r.status_code for r in responses] == [200, 200, 404, 405, 422, 500]
+    for response in responses:
+        for name, value in SECURITY_HEADERS.items():
+            assert response.headers.get(name) == value, (response.url, name)
+        assert response.headers["strict-transport-security"] == "max-age=31536000"
+
+
+def test_no_hsts_when_the_cookie_may_travel_over_plain_http(tmp_path: Path) -> None:
+    with client(app_for(tmp_path, session_cookie_secure=False)) as browser:
+        response = browser.get("/healthz")
+    assert "strict-transport-security" not in response.headers
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_allowed_hosts(tmp_path: Path) -> None:
+    app = app_for(tmp_path, allowed_hosts=["example.com", "*.example.org", "[::1]"])
+    for host, status in [
+        ("example.com", 200),
+        ("EXAMPLE.com:8443", 200),
+        ("api.example.org", 200),
+        ("example.org", 400),  # *.example.org is its subdomains only
+        ("[::1]:8000", 200),
+        ("evil.example", 400),
+        ("example.com.evil.example", 400),
+    ]:
+        with client(app, host) as browser:
+            response = browser.get("/api/visits")
+            assert response.status_code == status, host
+            if status == 400:
+                assert response.json() == {"detail": "Invalid host header"}
+                assert response.headers["x-frame-options"] == "DENY"
+            # Probes reach a pod by its address: /healthz answers whatever the Host.
+            assert browser.get("/healthz").status_code == 200
+
+
+def test_any_host_is_served_when_allowed_hosts_is_empty(tmp_path: Path) -> None:
+    with client(app_for(tmp_path), "anything.example") as browser:
+        assert browser.get("/api/visits").status_code == 200
+
+
+@pytest.mark.parametrize("docs", [True, False])
+def test_api_docs_can_be_turned_off(tmp_path: Path, docs: bool) -> None:
+    with client(app_for(tmp_path, api_docs=docs)) as browser:
+        statuses = {path: browser.get(path).status_code for path in ("/openapi.json", "/docs")}
+        assert statuses == dict.fromkeys(statuses, 200 if docs else 404)
+        assert browser.get("/redoc").status_code == (200 if docs else 404)
+        assert browser.get("/healthz").status_code == 200
+
+
+def test_405_names_every_method_of_the_path(tmp_path: Path) -> None:
+    with client(app_for(tmp_path)) as browser:
+        response = browser.request("OPTIONS", "/api/visits")
+        assert response.status_code == 405
+        assert response.headers["allow"] == "GET, POST"
+        assert response.json() == {"detail": "Method Not Allowed"}
+        assert browser.delete("/api/login").headers["allow"] == "POST"
+
+
+def test_a_body_that_is_not_utf8_is_a_documented_400(tmp_path: Path) -> None:
+    with client(app_for(tmp_path)) as browser:
+        response = browser.post(
+            "/api/login",
+            content=b'{"username": "\xff"}',
+            headers={"content-type": "application/json"},
+        )
+        assert response.status_code == 400
+        assert response.json() == {"detail": "There was an error parsing the body"}
+        operation = browser.get("/openapi.json").json()["paths"]["/api/login"]["post"]
+    assert "400" in operation["responses"]
+
+
+def web_command() -> list[str]:
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        name, _, command = line.partition(":")
+        if name == "web":
+            return shlex.split(command)
+    raise AssertionError("the Procfile has no web process")
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Callable[..., str]]:
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start(**values: str) -> str:
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if k.lower() not in Settings.model_fields}
+        env.update(
+            PORT=str(port),
+            WEB_CONCURRENCY="1",
+            SECRET_KEY="p" * 40,
+            DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3",
+            SESSION_STORE_URL=f"sqlite:///{tmp_path}/sessions.sqlite3",
+            **values,
+        )
+        process = subprocess.Popen(web_command(), cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+        processes.append(process)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + BOOT_LIMIT
+        while time.monotonic() < deadline:
+            assert process.poll() is None, "the web process exited"
+            try:
+                httpx.get(f"{url}/healthz", timeout=1)
+                return url
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise AssertionError(f"web not ready within {BOOT_LIMIT}s")
+
+    yield start
+    for process in processes:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def redirect_scheme(url: str) -> str:
+    """The scheme of the URL the app generates: the redirect of /healthz/ to /healthz."""
+    response = httpx.get(f"{url}/healthz/", headers={"x-forwarded-proto": "https"})
+    assert response.status_code == 307
+    return response.headers["location"].split(":")[0]
+
+
+def test_x_forwarded_proto_is_believed_from_trusted_proxies_only(
+    serve: Callable[..., str],
+) -> None:
+    # The client here is 127.0.0.1, reaching the dual-stack socket as ::ffff:127.0.0.1.
+    assert redirect_scheme(serve()) == "https"  # default: 127.0.0.1 and ::1, a local proxy
+    assert redirect_scheme(serve(FORWARDED_ALLOW_IPS="127.0.0.0/8")) == "https"
+    assert redirect_scheme(serve(FORWARDED_ALLOW_IPS="192.0.2.10,10.0.0.0/8")) == "http"

@@ -1,0 +1,114 @@
+"""SIGTERM under load, as a deploy does it: the Procfile's web command with 2 workers and
+Redis sessions, 16 keep-alive clients counting visits in their sessions, then SIGTERM.
+No request sent before the signal may fail, and the process exits 0 within 25 s.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from {{ cookiecutter.project_slug }}.config import Settings
+
+from servers import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+CLIENTS = 16
+LOAD_SECONDS = 3.0  # of traffic before the signal
+BOOT_LIMIT = 60.0  # seconds: a bound for a loaded CI machine, not a benchmark
+EXIT_LIMIT = 25.0  # seconds: platforms SIGKILL at 30
+
+
+@dataclass
+class Tally:
+    """What one client saw: (sent at, status or error) for each request."""
+
+    results: list[tuple[float, int | str]] = field(default_factory=list)
+
+
+def web_command() -> list[str]:
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        name, _, command = line.partition(":")
+        if name == "web":
+            return shlex.split(command)
+    raise AssertionError("the Procfile has no web process")
+
+
+def start_web(tmp_path: Path, redis_url: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k.lower() not in Settings.model_fields}
+    env.update(
+        PORT=str(port),
+        WEB_CONCURRENCY="2",
+        SECRET_KEY="l" * 40,
+        DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3",
+        SESSION_STORE_URL=redis_url,
+        SESSION_COOKIE_SECURE="false",  # plain HTTP here: the clients must send the cookie
+        LOG_LEVEL="WARNING",
+    )
+    log = (tmp_path / "web.log").open("wb")
+    process = subprocess.Popen(web_command(), cwd=ROOT, env=env, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + BOOT_LIMIT
+    while time.monotonic() < deadline:
+        assert process.poll() is None, (tmp_path / "web.log").read_text()
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            time.sleep(0.05)
+    process.kill()
+    raise AssertionError(f"web not ready within {BOOT_LIMIT}s")
+
+
+def visit_until_refused(url: str, tally: Tally, done: threading.Event) -> None:
+    with httpx.Client(base_url=url, timeout=30) as client:  # one keep-alive connection
+        while not done.is_set():
+            sent = time.monotonic()
+            try:
+                outcome: int | str = client.post("/api/visits").status_code
+            except httpx.TransportError as error:
+                outcome = type(error).__name__
+            tally.results.append((sent, outcome))
+            if outcome != 200:
+                return  # the server is going away: nothing more to send
+
+
+def test_sigterm_under_load_fails_no_request_sent_before_it(tmp_path: Path, redis_url: str) -> None:
+    process, url = start_web(tmp_path, redis_url)
+    tallies = [Tally() for _ in range(CLIENTS)]
+    done = threading.Event()
+    clients = [
+        threading.Thread(target=visit_until_refused, args=(url, tally, done)) for tally in tallies
+    ]
+    try:
+        for client in clients:
+            client.start()
+        time.sleep(LOAD_SECONDS)
+        signalled = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        returncode = process.wait(timeout=EXIT_LIMIT)  # raises if it takes longer
+        exited_after = time.monotonic() - signalled
+    finally:
+        done.set()
+        for client in clients:
+            client.join(timeout=EXIT_LIMIT)
+        if process.poll() is None:
+            process.kill()
+    results = [result for tally in tallies for result in tally.results]
+    before = [outcome for sent, outcome in results if sent < signalled]
+    failed = [outcome for outcome in before if outcome != 200]
+    log = (tmp_path / "web.log").read_text()
+    assert len(before) > CLIENTS, "too little load to show anything"
+    assert failed == [], f"{len(failed)} of {len(before)} requests sent before SIGTERM failed"
+    assert returncode == 0, log
+    assert exited_after < EXIT_LIMIT
+    assert "Traceback" not in log
