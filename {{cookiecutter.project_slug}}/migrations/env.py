@@ -7,7 +7,7 @@ lock and the transaction, and hands the connection over in config.attributes.
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from {{ cookiecutter.project_slug }}.db import metadata
+from {{ cookiecutter.project_slug }}.tables import metadata  # the template's tables and yours
 
 
 def run_migrations() -> None:

@@ -11,7 +11,7 @@ from importlib.metadata import version
 
 from fastapi import APIRouter, FastAPI
 
-from . import assets, demo, sessions
+from . import assets, routes, sessions
 from .config import Settings
 from .request_log import RequestLogMiddleware
 
@@ -35,9 +35,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.include_router(health)
 
-    # Feature routers and their middleware go here (added before RequestLogMiddleware, so
-    # that it stays outermost and tags, logs and guards every request).
-    app.include_router(demo.router)  # the demo: the page at / and /api/*
+    # The service's own routers and middleware (routes.py, the team's file). Added before
+    # the sessions and RequestLogMiddleware, so those stay outermost and see every request.
+    routes.install(app, settings)
     sessions.install(app, settings)  # server-side sessions in SESSION_STORE_URL
     assets.install(app)  # build/static/ from bin/build, served under /static/
 

@@ -19,7 +19,9 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from .settings import ServiceSettings
 
 # src/<package>/config.py -> the project root, where bin/setup writes .env. An installed
 # (non-editable) package finds no .env there, which is right: production has none.
@@ -62,8 +64,12 @@ def _secret_key(key: SecretStr) -> SecretStr:
     return key
 
 
-class Settings(BaseSettings):
-    """The service's whole configuration; field `foo_bar` is read from `FOO_BAR`."""
+class Settings(ServiceSettings):
+    """The service's whole configuration; field `foo_bar` is read from `FOO_BAR`.
+
+    The template's settings are declared here; the service's own are inherited from
+    `ServiceSettings` (settings.py), so both are validated and reported together.
+    """
 
     model_config = SettingsConfigDict(
         env_file=ENV_FILE,
