@@ -220,7 +220,7 @@ def where_changes_go(project: Path) -> dict[str, str]:
     readme = (project / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Where your changes go\n", 1)[1].split("\n## ", 1)[0]
     rows = re.findall(r"^\| ([^|]+?) \| ([^|]+?) \|$", section, flags=re.MULTILINE)
-    return {kind: where for kind, where in rows[2:]}  # skip the header and its rule
+    return {kind: where for kind, where in rows if kind != "To add"}  # not the header
 
 
 # --- the team ----------------------------------------------------------------------------
