@@ -21,6 +21,7 @@ import os
 import re
 import subprocess
 import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -288,8 +289,8 @@ def assert_team_changes_kept(project: Path, team_readme: str) -> None:
     assert (project / "migrations" / "service" / "service_0001_add_notes.py").is_file()
     assert (project / "admin" / "notes_count.py").read_text() == ADMIN_TASK
     assert (project / "tests" / "test_notes.py").is_file()
-    dependencies = (project / "pyproject.toml").read_text().split("dependencies = [", 1)[1]
-    assert f'"{TEAM_DEPENDENCY}>=' in dependencies.split("]", 1)[0]
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert any(d.startswith(f"{TEAM_DEPENDENCY}>=") for d in pyproject["project"]["dependencies"])
 
 
 # --- the template release ----------------------------------------------------------------
