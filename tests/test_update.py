@@ -301,7 +301,9 @@ def test_update_merges_a_release_and_keeps_the_teams_work(
 
     conflicted = bin_update(project, "--defaults")
     assert conflicted.returncode == 1, conflicted.stdout + conflicted.stderr
-    assert "conflicts with your changes in:\n  docs/NOTES.md\n  docs/guide.md\n" in (conflicted.stderr)
+    assert "conflicts with your changes in:\n  docs/NOTES.md\n  docs/guide.md\n" in (
+        conflicted.stderr
+    )
     assert answers(project)["_commit"] == "v3"
 
 
