@@ -426,3 +426,14 @@ def test_team_files_are_what_copier_skips() -> None:
         if not name.endswith("/")
     }
     assert skipped == named
+
+
+def test_template_files_say_that_updates_replace_them() -> None:
+    """Every template file whose format has comments says so at its top; team files don't."""
+    sys.path.insert(0, str(TEMPLATE / "scripts"))
+    import mark_template_files
+
+    assert mark_template_files.unmarked() == [], "run scripts/mark_template_files.py"
+    for rel in mark_template_files.team_files():
+        text = (TEMPLATE / ROOT / rel).read_text(encoding="utf-8")
+        assert mark_template_files.NOTE not in text, rel

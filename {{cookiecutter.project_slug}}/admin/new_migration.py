@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Write a new migration script from your changes to the tables declared in tables.py.
 
 Edit the tables in src/<package>/tables.py, run `bin/admin migrate` (the database must be

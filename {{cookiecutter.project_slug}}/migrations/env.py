@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Alembic environment, configured from code by the migrator module (no alembic.ini).
 
 Run migrations with `bin/admin migrate`: it opens the connection, takes the migration

@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """bin/admin and the admin tasks, run as an operator runs them: as processes, against
 real SQLite and PostgreSQL databases."""
 

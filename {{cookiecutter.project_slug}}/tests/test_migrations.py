@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """`bin/admin migrate` against real SQLite and PostgreSQL databases: it applies the
 schema, a rerun is a no-op, racing releases apply it once, and the migrations build
 exactly the tables that db.py and tables.py declare."""

@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """The session rules of DESIGN.md, each against every real store.
 
 The app here is the demo router behind SessionMiddleware with a short TTL, so expiry can

@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """The worker as a real process on real databases: it runs queued jobs, records failures,
 and on SIGTERM finishes the job in hand and exits 0."""
 

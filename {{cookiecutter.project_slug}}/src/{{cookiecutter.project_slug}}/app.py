@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """The web application: `create_app(settings)` builds it; nothing happens at import time.
 
 FastAPI validates requests from type hints (a bad request gets a 422 JSON body naming the

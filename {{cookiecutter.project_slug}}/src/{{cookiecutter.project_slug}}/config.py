@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Configuration: environment variables only, validated once at start-up (twelve-factor III).
 
 Every setting is its own variable; there is no named-environment switch. A process calls

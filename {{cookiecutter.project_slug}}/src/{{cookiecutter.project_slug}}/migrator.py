@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Schema migrations: alembic, configured from code, safe when two releases race.
 
 `bin/admin migrate` (the Procfile's `release:` line) calls `upgrade()`. Heroku reruns the

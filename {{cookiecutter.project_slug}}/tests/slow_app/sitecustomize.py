@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Test-only: gives the real web process a slow endpoint, GET /test/slow.
 
 tests/test_web.py runs the Procfile's web command with this folder on PYTHONPATH; Python
