@@ -16,9 +16,12 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+import jinja2
 import yaml
 
 MANIFEST = Path(__file__).with_name("layout.yml")
+PROJECT_TEMPLATE = "{{cookiecutter.project_slug}}"  # the template root of both engines
+SKIPPED_SOURCES = re.compile(r"(^|/)(__pycache__|\.DS_Store)(/|$)|\.py[co]$")  # copier's _exclude
 
 # Jinja left unrendered. `${{ }}` (CI expression syntax) and `${#var}` (shell) are fine.
 LEFTOVER_JINJA = re.compile(r"(?<!\$)\{[{%#]")
@@ -82,6 +85,25 @@ def prune(root: Path, selection: Selection) -> None:
             parent = parent.parent
 
 
+def rendered_paths(template: Path, answers: dict) -> frozenset[str]:
+    """The files the template renders for these answers (before pruning), as project paths.
+
+    Only these are the template's to judge: a project may also hold the team's own files
+    (copier copy into an existing repository, copier recopy, copier update).
+    """
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    source = template / PROJECT_TEMPLATE
+    paths = set()
+    for path in source.rglob("*"):
+        rel = path.relative_to(source).as_posix()
+        if path.is_dir() or SKIPPED_SOURCES.search(rel):
+            continue
+        parts = [env.from_string(part).render(cookiecutter=answers) for part in rel.split("/")]
+        if all(parts):  # an empty name is skipped by both engines (the copier answers file)
+            paths.add("/".join(parts))
+    return frozenset(paths)
+
+
 def project_files(root: Path) -> list[str]:
     return sorted(
         p.relative_to(root).as_posix()
@@ -94,13 +116,13 @@ def _covered(rel: str, paths: tuple[str, ...]) -> bool:
     return any(rel == p or (p.endswith("/") and rel.startswith(p)) for p in paths)
 
 
-def check_paths(root: Path, selection: Selection) -> list[Problem]:
+def check_paths(root: Path, selection: Selection, judged: list[str]) -> list[Problem]:
     problems = [
         Problem(rel, "missing", "expected for these answers, but not generated")
         for rel in selection.expected
         if not (root / rel).exists()
     ]
-    for rel in project_files(root):
+    for rel in judged:
         if _covered(rel, selection.excluded):
             problems.append(Problem(rel, "excluded", "left behind although the answers exclude it"))
         elif not _covered(rel, selection.expected + selection.optional):
@@ -178,10 +200,17 @@ def check_procfile(root: Path) -> list[Problem]:
     return problems
 
 
-def verify(root: Path, selection: Selection) -> list[Problem]:
-    """Every way the generated tree breaks the layout rules; empty when it is right."""
-    problems = check_paths(root, selection)
-    for rel in project_files(root):
+def verify(
+    root: Path, selection: Selection, rendered: frozenset[str] | None = None
+) -> list[Problem]:
+    """Every way the generated tree breaks the layout rules; empty when it is right.
+
+    With `rendered` (see rendered_paths), only those files are judged, and the team's
+    own files are left alone; without it, every file is (a fresh render in an empty folder).
+    """
+    judged = [rel for rel in project_files(root) if rendered is None or rel in rendered]
+    problems = check_paths(root, selection, judged)
+    for rel in judged:
         problems.extend(check_file(root, rel))
     problems.extend(check_procfile(root))
     return sorted(problems)

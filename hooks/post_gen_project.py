@@ -4,8 +4,9 @@ Runs as cookiecutter's post-generation hook (rendered first, so it holds no temp
 syntax but the one context line) and as a copier task (unrendered; context as JSON in
 argv[1], template folder in argv[2]). The working directory is the generated project.
 copier also runs its tasks in two temporary copies and in the project on every update,
-so everything here is idempotent, and the strict layout check runs only on a fresh copy:
-on update the project holds the team's own files.
+so everything here is idempotent. The layout check runs on copy and recopy, and judges
+only the files the template rendered: the team's own files (an existing repository the
+template is copied into, a project being recopied) are not the template's to judge.
 """
 
 import json
@@ -86,8 +87,10 @@ selection = layout.select(context)
 layout.prune(Path.cwd(), selection)
 if not UNDER_COPIER:
     write_copier_answers(context, template)
-if not UPDATING:
-    problems = layout.verify(Path.cwd(), selection)
+if not UPDATING:  # on update, copier's own merge result is the team's to review
+    # Only what the template rendered is judged: copy into an existing repository and
+    # recopy leave the team's own files next to it.
+    problems = layout.verify(Path.cwd(), selection, layout.rendered_paths(template, context))
     if problems:
         print("twelve-template: the generated project is broken:", file=sys.stderr)
         for problem in problems:

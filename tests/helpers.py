@@ -10,6 +10,7 @@ import itertools
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -142,3 +143,27 @@ def option_cases() -> list[dict[str, Any]]:
         covered |= _pairs(best)
         cases.append(best)
     return cases
+
+
+def snapshot_template(repo: Path) -> Path:
+    """The template's work tree (uncommitted edits included) as one commit in `repo`.
+
+    A release or a clone is a commit: `copier update` needs a `_commit` it can find, and
+    the README's commands run from a clone.
+    """
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=TEMPLATE,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")
+    for rel in filter(None, listed):
+        source = TEMPLATE / rel
+        if source.is_file() and not source.is_symlink():
+            (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, repo / rel)
+    git = ["git", "-c", "user.name=Template", "-c", "user.email=template@example.invalid"]
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "--no-verify", "-m", "work tree"]):
+        subprocess.run([*git, *args], cwd=repo, check=True, capture_output=True)
+    return repo
