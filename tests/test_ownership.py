@@ -437,3 +437,23 @@ def test_template_files_say_that_updates_replace_them() -> None:
     for rel in mark_template_files.team_files():
         text = (TEMPLATE / ROOT / rel).read_text(encoding="utf-8")
         assert mark_template_files.NOTE not in text, rel
+
+
+def test_the_teams_sections_come_last_in_shared_files() -> None:
+    """Releases add above the team's part of .env.example and pyproject.toml, so a team
+    addition at the end never touches a line a release changes."""
+    env_example = (TEMPLATE / ROOT / ".env.example").read_text(encoding="utf-8")
+    last_block = env_example.rstrip("\n").rsplit("\n\n", 1)[1]
+    assert last_block.startswith("# Your service's own variables"), "template variables go above"
+    assert all(line.startswith("#") for line in last_block.splitlines())
+
+    pyproject = (TEMPLATE / ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    for array, marker in (("dependencies = [", "# yours (`uv add NAME`"), ("dev = [", "# yours")):
+        body = pyproject.split(f"\n{array}\n", 1)[1].split("\n]\n", 1)[0]
+        lines = body.splitlines()
+        assert lines[-1].strip().startswith(marker), f"{array} must end with its yours line"
+        names = [re.split(r"[\[<>=;!~ ]", line.strip().strip('",'))[0] for line in lines]
+        names = [name for name in names if name and not name.startswith("#")]
+        # uv add keeps a sorted list sorted (it would put a team dependency between two of
+        # the template's); an unsorted one gets the new name at its end, below the marker.
+        assert names != sorted(names), f"{array}: keep the groups out of alphabetical order"
