@@ -2,10 +2,10 @@
 this file.
 
 `create_app` calls `install(app, settings)` once per web worker. Include your routers
-here, and add middleware that needs them (it runs inside the session middleware, so
-`request.state.session` is there, and inside the request log, so it is logged with the
-request ID). Put each feature in its own module, e.g. src/<package>/notes.py with an
-`APIRouter`, and include it below:
+here, and add your middleware (`app.add_middleware(...)`): it runs inside the session
+middleware, so the session is loaded (`scope["session"]`), and inside the request log,
+which logs every request with its ID. Put each feature in its own module, e.g.
+src/<package>/notes.py with an `APIRouter`, and include it below:
 
     from . import notes
     app.include_router(notes.router)
