@@ -160,21 +160,22 @@ def test_new_migration_writes_the_services_migrations_on_their_own_branch(
     monkeypatch.setattr(migrator, "MIGRATIONS", migrations)  # leave the project's own alone
     migrator.upgrade(sqlite_database_url)
     template_heads = head_revisions()
-    written = []
-    for name in ("gadgets", "widgets"):
-        table = Table(name, metadata, Column("id", Integer, primary_key=True))
-        try:
+    written, tables = [], []
+    try:
+        for name in ("gadgets", "widgets"):
+            tables.append(Table(name, metadata, Column("id", Integer, primary_key=True)))
             written.append(migrator.new_revision(sqlite_database_url, f"add {name}"))
-        finally:
+            migrator.upgrade(sqlite_database_url)
+    finally:
+        for table in tables:
             metadata.remove(table)
-        migrator.upgrade(sqlite_database_url)
     first, second = written
     assert first == migrations / "service" / "service_0001_add_gadgets.py"
     assert second == migrations / "service" / "service_0002_add_widgets.py"
     assert 'op.create_table(\n        "gadgets",' in first.read_text()  # ruff-formatted
-    # The first starts the branch after the template's migrations; the next follows it.
-    parents = ", ".join(f'"{head}"' for head in template_heads)
-    assert f"depends_on: str | Sequence[str] | None = [{parents}]" in first.read_text()
+    # The first starts the service's branch from the base; the next follows it.
+    assert "down_revision: str | None = None" in first.read_text()
+    assert 'branch_labels: str | Sequence[str] | None = ("service",)' in first.read_text()
     assert 'down_revision: str | None = "service_0001"' in second.read_text()
     assert head_revisions() == (*template_heads, "service_0002")
     tables = inspect(create_sync_engine(sqlite_database_url)).get_table_names()

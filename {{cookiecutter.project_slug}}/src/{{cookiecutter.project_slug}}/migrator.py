@@ -186,8 +186,9 @@ def upgrade(url: str, *, lock_wait: float = 300.0) -> Outcome:
 
 
 def _service_revision_options() -> dict[str, Any]:
-    """Where the next migration of the service's branch goes: its number and parent (the
-    first one starts the branch, after the template's migrations as they are now)."""
+    """Where the next migration of the service's branch goes: its number and parent. The
+    first one starts the branch from the base, beside the template's; give a migration
+    `depends_on = "0002"` (say) when it needs a template table to exist first."""
     scripts = ScriptDirectory.from_config(alembic_config())
     prefix = f"{SERVICE_BRANCH}_"
     numbers = [
@@ -201,11 +202,7 @@ def _service_revision_options() -> dict[str, Any]:
     }
     if numbers:
         return options | {"head": f"{SERVICE_BRANCH}@head"}
-    return options | {
-        "head": "base",
-        "branch_label": SERVICE_BRANCH,
-        "depends_on": list(scripts.get_heads()) or None,
-    }
+    return options | {"head": "base", "branch_label": SERVICE_BRANCH}
 
 
 def new_revision(url: str, message: str) -> Path:
