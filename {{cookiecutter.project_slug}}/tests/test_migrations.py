@@ -178,5 +178,5 @@ def test_new_migration_writes_the_services_migrations_on_their_own_branch(
     assert 'branch_labels: str | Sequence[str] | None = ("service",)' in first.read_text()
     assert 'down_revision: str | None = "service_0001"' in second.read_text()
     assert head_revisions() == (*template_heads, "service_0002")
-    tables = inspect(create_sync_engine(sqlite_database_url)).get_table_names()
-    assert {"gadgets", "widgets"} <= set(tables)
+    names = inspect(create_sync_engine(sqlite_database_url)).get_table_names()
+    assert {"gadgets", "widgets"} <= set(names)
