@@ -1,4 +1,4 @@
-"""The generated project's ecosystem files (issue 8): pre-commit, CI, Docker, Compose,
+"""The generated project's ecosystem files: pre-commit, CI, Docker, Compose,
 Heroku and Kubernetes.
 
 Each file is checked offline with the tool its platform would use: check-jsonschema's
@@ -13,6 +13,7 @@ commands it holds, and its image command must then serve /healthz to its HEALTHC
 
 from __future__ import annotations
 
+import ast
 import functools
 import json
 import os
@@ -45,7 +46,6 @@ RENDERS: dict[str, dict[str, Any]] = {
 KUBERNETES_RENDERS = [name for name, data in RENDERS.items() if data.get("with_kubernetes")]
 KUBERNETES_VERSIONS = ["1.30.0", kubernetes_validate.latest_version()]
 DNS_1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
-DRAIN_SECONDS = 25  # the web server's drain after SIGTERM (DESIGN.md)
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +82,16 @@ def procfile(project: Path) -> dict[str, list[str]]:
     lines = (project / "Procfile").read_text(encoding="utf-8").splitlines()
     pairs = (line.split(":", 1) for line in lines if line.strip() and not line.startswith("#"))
     return {name.strip(): shlex.split(command) for name, command in pairs}
+
+
+def drain_seconds(project: Path) -> int:
+    """The web server's drain after SIGTERM: GRACEFUL_TIMEOUT in the project's web.py."""
+    [web] = project.glob("src/*/web.py")
+    for node in ast.parse(web.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "GRACEFUL_TIMEOUT":
+            seconds: int = ast.literal_eval(node.value)
+            return seconds
+    raise AssertionError(f"{web} sets no GRACEFUL_TIMEOUT")
 
 
 def load_yaml(path: Path) -> Any:
@@ -503,6 +513,8 @@ def pod_specs(resources: dict[str, dict[str, Any]]) -> Iterator[tuple[str, dict[
     for key, resource in resources.items():
         if resource["kind"] in ("Deployment", "Job"):
             yield key, resource["spec"]["template"]["spec"]
+        elif resource["kind"] == "CronJob":
+            yield key, resource["spec"]["jobTemplate"]["spec"]["template"]["spec"]
 
 
 @pytest.mark.parametrize("name", KUBERNETES_RENDERS)
@@ -537,11 +549,49 @@ def test_kubernetes_runs_each_procfile_process(projects: dict[str, Path], name: 
     assert set(deployments) == set(processes) - {"release"}
     for process, spec in deployments.items():
         assert spec["containers"][0]["command"] == processes[process]
-        assert spec["terminationGracePeriodSeconds"] > DRAIN_SECONDS
+    # Kubernetes counts the grace period from the start of preStop: it must cover the
+    # pause there plus the web server's whole drain.
+    [web] = deployments["web"]["containers"]
+    pause = int(web["lifecycle"]["preStop"]["exec"]["command"][-1])
+    assert deployments["web"]["terminationGracePeriodSeconds"] > pause + drain_seconds(project)
     job = resources[f"Job/{app}-release"]["spec"]
     assert job["template"]["spec"]["containers"][0]["command"] == processes["release"]
     assert job["backoffLimit"] in (0, 1) and job["activeDeadlineSeconds"] > 0
     assert job["template"]["spec"]["restartPolicy"] == "Never"
+
+
+@pytest.mark.parametrize("name", KUBERNETES_RENDERS)
+def test_kubernetes_scales_each_long_running_process(projects: dict[str, Path], name: str) -> None:
+    """One HorizontalPodAutoscaler per Deployment, which leaves the replica count to it."""
+    resources = manifests(projects[name])
+    deployments = {k.split("/")[1]: r for k, r in resources.items() if r["kind"] == "Deployment"}
+    autoscalers = [r["spec"] for r in resources.values() if r["kind"] == "HorizontalPodAutoscaler"]
+    targets = {hpa["scaleTargetRef"]["name"]: hpa for hpa in autoscalers}
+    assert set(targets) == set(deployments)
+    for target, hpa in targets.items():
+        assert hpa["scaleTargetRef"]["kind"] == "Deployment"
+        assert "replicas" not in deployments[target]["spec"], target
+        assert 1 <= hpa["minReplicas"] < hpa["maxReplicas"]
+        [container] = deployments[target]["spec"]["template"]["spec"]["containers"]
+        assert container["resources"]["requests"]["cpu"]  # Utilization is of the request
+    assert targets[next(t for t in targets if t.endswith("-web"))]["minReplicas"] >= 2  # the PDB
+
+
+@pytest.mark.parametrize("name", KUBERNETES_RENDERS)
+def test_kubernetes_schedules_the_purge_tasks(projects: dict[str, Path], name: str) -> None:
+    """A CronJob per scheduled admin task, each an existing task run by bin/admin."""
+    project = projects[name]
+    cronjobs = [r["spec"] for r in manifests(project).values() if r["kind"] == "CronJob"]
+    commands = [
+        c["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"] for c in cronjobs
+    ]
+    assert ["bin/admin", "purge_expired_sessions"] in commands
+    if (project / "admin/purge_jobs.py").is_file():
+        assert ["bin/admin", "purge_jobs"] in commands
+    for cronjob, command in zip(cronjobs, commands, strict=True):
+        assert command[0] == "bin/admin" and (project / "admin" / f"{command[1]}.py").is_file()
+        assert cronjob["concurrencyPolicy"] == "Forbid"
+        assert cronjob["jobTemplate"]["spec"]["template"]["spec"]["restartPolicy"] == "Never"
 
 
 @pytest.mark.parametrize("name", KUBERNETES_RENDERS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,17 @@ def test_engines_render_identical_projects(tmp_path: Path, data: dict[str, Any])
     answers = {**DEFAULTS, **data}
     assert answers_record(by_copier) == answers
     assert layout.verify(by_copier, layout.select(answers)) == []
+
+
+def test_the_app_is_titled_with_the_project_name(tmp_path: Path) -> None:
+    project = render_cookiecutter(tmp_path, AWKWARD_TEXT)
+    app = project / "src" / AWKWARD_TEXT["project_slug"] / "app.py"
+    [title] = [
+        node.value
+        for node in ast.parse(app.read_text(encoding="utf-8")).body
+        if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "TITLE"
+    ]
+    assert ast.literal_eval(title) == AWKWARD_TEXT["project_name"]
 
 
 def test_rendering_is_deterministic(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""`copier update` keeps generated projects current, whichever engine made them (issue 7).
+"""`copier update` keeps generated projects current, whichever engine made them.
 
 The release tests work on a throwaway git repository of the committed template (a
 release is a commit, so uncommitted edits of the work tree stay out), tagged v1. A

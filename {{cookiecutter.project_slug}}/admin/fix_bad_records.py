@@ -21,7 +21,7 @@ import typer
 from sqlalchemy import Connection, and_, bindparam, delete, select
 
 from {{ cookiecutter.project_slug }}.config import load_settings
-from {{ cookiecutter.project_slug }}.db import create_sync_engine, sessions
+from {{ cookiecutter.project_slug }}.db import create_sync_engine, is_sql_url, sessions
 
 log = logging.getLogger("admin.fix_bad_records")
 
@@ -51,7 +51,7 @@ def bad_rows(connection: Connection) -> Iterator[dict[str, Any]]:
 
 def main(apply: Apply = False) -> None:
     url = load_settings().session_store_url
-    if url.split(":", 1)[0] not in ("sqlite", "postgresql", "postgres"):
+    if not is_sql_url(url):
         log.info("the session store is not a SQL database: no session rows to check")
         return
     engine = create_sync_engine(url)

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from {{ cookiecutter.project_slug }}.config import load_settings
+from {{ cookiecutter.project_slug }}.db import is_sql_url
 from {{ cookiecutter.project_slug }}.migrator import MigrationError, upgrade
 
 log = logging.getLogger("admin.migrate")
@@ -44,6 +45,6 @@ def database_urls() -> list[tuple[str, str]]:
     settings = load_settings()
     urls = [("DATABASE_URL", settings.database_url)]
     store = settings.session_store_url
-    if store.split(":", 1)[0] in ("sqlite", "postgresql", "postgres") and store != urls[0][1]:
+    if is_sql_url(store) and store != urls[0][1]:
         urls.append(("SESSION_STORE_URL", store))
     return urls

@@ -17,7 +17,7 @@ import typer
 from sqlalchemy import delete, select
 
 from {{ cookiecutter.project_slug }}.config import load_settings
-from {{ cookiecutter.project_slug }}.db import create_sync_engine, sessions
+from {{ cookiecutter.project_slug }}.db import create_sync_engine, is_sql_url, sessions
 
 log = logging.getLogger("admin.purge_expired_sessions")
 
@@ -26,7 +26,7 @@ BatchSize = Annotated[int, typer.Option(min=1, help="Rows deleted per transactio
 
 def main(batch_size: BatchSize = 1000) -> None:
     url = load_settings().session_store_url
-    if url.split(":", 1)[0] not in ("sqlite", "postgresql", "postgres"):
+    if not is_sql_url(url):
         log.info("the session store is not a SQL database: it expires sessions itself")
         return
     engine = create_sync_engine(url)

@@ -35,6 +35,9 @@ from {{ cookiecutter.project_slug }} import assets
 from {{ cookiecutter.project_slug }}.config import Settings
 from {{ cookiecutter.project_slug }}.db import create_sync_engine, metadata, sessions
 
+TESTS = Path(__file__).parent
+# PYTHONPATH that gives a web process the routes of tests/extra_routes.py.
+WITH_TEST_ROUTES = f"{TESTS / 'with_test_routes'}{os.pathsep}{TESTS}"
 STARTUP_TIMEOUT = 30.0  # seconds; generous for a loaded 2-core CI machine
 
 

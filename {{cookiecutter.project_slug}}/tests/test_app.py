@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from {{ cookiecutter.project_slug }} import logs
-from {{ cookiecutter.project_slug }}.app import create_app
+from {{ cookiecutter.project_slug }}.app import TITLE, create_app
 from {{ cookiecutter.project_slug }}.config import Settings
 
 GENERATED_ID = re.compile(r"[0-9a-f]{32}")
@@ -166,3 +166,4 @@ def test_odd_incoming_request_id_is_replaced(client: TestClient, incoming: str) 
 def test_openapi_schema_is_published(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     assert "/healthz" in schema["paths"]
+    assert schema["info"]["title"] == TITLE

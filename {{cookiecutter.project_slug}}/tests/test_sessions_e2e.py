@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from conftest import free_port, wait_until
+from conftest import WITH_TEST_ROUTES, free_port, wait_until
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -34,6 +34,7 @@ def web_process(store_url: str, tmp_path: Path, concurrency: int) -> Iterator[ht
         "SESSION_STORE_URL": store_url,
         "SESSION_COOKIE_SECURE": "false",  # plain HTTP on loopback
         "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": WITH_TEST_ROUTES,  # adds /test/session/*
     }
     command = (PROJECT / "Procfile").read_text().split("web:")[1].splitlines()[0].split()
     process: subprocess.Popen[bytes] = subprocess.Popen(
@@ -75,13 +76,13 @@ def test_sessions_survive_killing_every_process(session_store_url: str, tmp_path
         web_process(session_store_url, tmp_path, 1) as a,
         web_process(session_store_url, tmp_path, 1) as b,
     ):
-        assert call(a, cookie, "POST", "/api/login", {"username": "ada"}) == {"username": "ada"}
+        assert call(a, cookie, "POST", "/test/session/login?user=ada") == {"user": "ada"}
         for n, server in enumerate([b, a, b, a], start=1):
-            assert call(server, cookie, "POST", "/api/visits") == {"visits": n}
-        assert call(b, cookie, "GET", "/api/me") == {"username": "ada"}
+            session = call(server, cookie, "POST", "/test/session/count")
+            assert session == {"user": "ada", "count": n}
+        assert call(b, cookie, "GET", "/test/session") == {"user": "ada", "count": 4}
     # Every process is gone (SIGKILL: no clean shutdown). A new one with two workers:
     with web_process(session_store_url, tmp_path, 2) as c:
-        assert call(c, cookie, "GET", "/api/me") == {"username": "ada"}
-        assert call(c, cookie, "GET", "/api/visits") == {"visits": 4}
+        assert call(c, cookie, "GET", "/test/session") == {"user": "ada", "count": 4}
         for n in range(5, 9):  # new connections each time: both workers take turns
-            assert call(c, cookie, "POST", "/api/visits") == {"visits": n}
+            assert call(c, cookie, "POST", "/test/session/count") == {"user": "ada", "count": n}

@@ -1,8 +1,9 @@
 # Template file: updates (bin/update) replace it; README.md says where your changes go.
-"""The session rules of DESIGN.md, each against every real store.
+"""The session rules, each against every real store.
 
-The app here is the demo router behind SessionMiddleware with a short TTL, so expiry can
-be seen in seconds; the store is wrapped to count writes (it still talks to the server).
+Most tests here use the test-only session routes (tests/extra_routes.py) behind
+SessionMiddleware with a short TTL, so expiry can be seen in seconds; the store is wrapped
+to count writes (it still talks to the server). The last ones use the whole app.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from {{ cookiecutter.project_slug }} import demo
+from {{ cookiecutter.project_slug }}.app import create_app
+from {{ cookiecutter.project_slug }}.config import Settings
 from {{ cookiecutter.project_slug }}.sessions import (
     SessionConfig,
     SessionMiddleware,
@@ -25,7 +27,8 @@ from {{ cookiecutter.project_slug }}.sessions import (
 )
 from {{ cookiecutter.project_slug }}.sessions.ids import CookieSigner, new_id, store_key
 
-from conftest import Browser
+from conftest import Browser, LocalServer, free_port, make_settings
+from extra_routes import add_test_routes
 
 SECRET = "rules-secret-" + "s" * 32
 SIGNER = CookieSigner(SECRET)
@@ -57,7 +60,7 @@ def open_client(
 ) -> tuple[TestClient, CountingStore]:
     store = CountingStore(create_store(url))
     app = FastAPI()
-    app.include_router(demo.router)
+    add_test_routes(app)
     config = SessionConfig(secret_key=SECRET, idle_ttl=idle_ttl, max_age=max_age)
     app.add_middleware(SessionMiddleware, store=store, config=config)
     return TestClient(app, base_url="https://testserver"), store
@@ -118,7 +121,7 @@ def test_a_client_chosen_id_is_never_adopted(
     browser: Browser, session_store_url: str, chosen: str
 ) -> None:
     browser.cookie = chosen
-    assert browser.request("POST", "/api/visits").json() == {"visits": 1}
+    assert browser.request("POST", "/test/session/count").json() == {"count": 1}
     assert browser.cookie != chosen
     issued = issued_id(browser)
     assert chosen.split(".")[0] != issued
@@ -129,22 +132,22 @@ def test_a_client_chosen_id_is_never_adopted(
 def test_login_rotates_the_id_and_the_old_one_reads_empty(
     browser: Browser, session_store_url: str
 ) -> None:
-    browser.request("POST", "/api/visits")
+    browser.request("POST", "/test/session/count")
     before_cookie, before_id = browser.cookie, issued_id(browser)
-    browser.request("POST", "/api/login", json={"username": "ada"})
+    browser.request("POST", "/test/session/login?user=ada")
     after_id = issued_id(browser)
     assert after_id != before_id
     assert stored(session_store_url, before_id) is None
-    assert browser.request("GET", "/api/visits").json() == {"visits": 1}  # data moved along
+    # The data moved along to the new ID; the old one reads empty.
+    assert browser.request("GET", "/test/session").json() == {"count": 1, "user": "ada"}
     browser.cookie = before_cookie
-    assert browser.request("GET", "/api/visits").json() == {"visits": 0}
-    assert browser.request("GET", "/api/me").status_code == 401
+    assert browser.request("GET", "/test/session").json() == {}
 
 
 def test_logout_deletes_the_record(browser: Browser, session_store_url: str) -> None:
-    browser.request("POST", "/api/login", json={"username": "ada"})
+    browser.request("POST", "/test/session/login?user=ada")
     session_id = issued_id(browser)
-    browser.request("POST", "/api/logout")
+    browser.request("POST", "/test/session/logout")
     assert browser.cookie is None
     assert stored(session_store_url, session_id) is None
 
@@ -166,10 +169,10 @@ def test_a_planted_non_json_record_reads_empty_and_is_logged(
     plant(session_store_url, session_id, record)
     browser.cookie = SIGNER.sign(session_id)
     with caplog.at_level(logging.WARNING):
-        assert browser.request("GET", "/api/visits").json() == {"visits": 0}
+        assert browser.request("GET", "/test/session").json() == {}
     assert "not valid JSON" in caplog.text
     assert stored(session_store_url, session_id) is None  # removed, not kept around
-    browser.request("POST", "/api/visits")
+    browser.request("POST", "/test/session/count")
     assert issued_id(browser) != session_id
 
 
@@ -177,14 +180,14 @@ def test_read_only_requests_write_nothing(session_store_url: str) -> None:
     client, store = open_client(session_store_url)
     with client:
         browser = Browser(client)
-        browser.request("POST", "/api/login", json={"username": "ada"})
+        browser.request("POST", "/test/session/login?user=ada")
         saves = store.saves
         for _ in range(3):
-            response = browser.request("GET", "/api/visits")
+            response = browser.request("GET", "/test/session")
             assert "set-cookie" not in response.headers
-            assert browser.request("GET", "/api/me").json() == {"username": "ada"}
+            assert response.json() == {"user": "ada"}
         assert store.saves == saves
-        browser.request("POST", "/api/visits")
+        browser.request("POST", "/test/session/count")
         assert store.saves == saves + 1
 
 
@@ -192,11 +195,11 @@ def test_an_idle_session_expires(session_store_url: str) -> None:
     client, _ = open_client(session_store_url, idle_ttl=1)
     with client:
         browser = Browser(client)
-        browser.request("POST", "/api/visits")
+        browser.request("POST", "/test/session/count")
         old_id = issued_id(browser)
         time.sleep(2.5)  # Memcached's whole-second clock may add up to 1 s
-        assert browser.request("GET", "/api/visits").json() == {"visits": 0}
-        browser.request("POST", "/api/visits")
+        assert browser.request("GET", "/test/session").json() == {}
+        browser.request("POST", "/test/session/count")
         assert issued_id(browser) != old_id
 
 
@@ -204,8 +207,79 @@ def test_an_active_session_ends_at_the_absolute_max_age(session_store_url: str) 
     client, _ = open_client(session_store_url, idle_ttl=60, max_age=2)
     with client:
         browser = Browser(client)
-        browser.request("POST", "/api/login", json={"username": "ada"})
+        browser.request("POST", "/test/session/login?user=ada")
         for _ in range(3):  # keep it busy: the idle TTL never runs out
             time.sleep(0.8)
-            browser.request("GET", "/api/me")
-        assert browser.request("GET", "/api/me").status_code == 401
+            browser.request("GET", "/test/session")
+        assert browser.request("GET", "/test/session").json() == {}
+
+
+def open_app(settings: Settings) -> TestClient:
+    """The whole app (every middleware), with the test session routes."""
+    app = create_app(settings)
+    add_test_routes(app)
+    return TestClient(app, base_url="https://testserver", raise_server_exceptions=False)
+
+
+@pytest.mark.parametrize("session_store_url", ["sqlite"], indirect=True)
+def test_cookie_is_httponly_samesite_lax_secure_host_only(session_store_url: str) -> None:
+    with open_app(make_settings(session_store_url)) as client:
+        header = Browser(client).request("POST", "/test/session/count").headers["set-cookie"]
+    name, _, value = header.partition(";")[0].partition("=")
+    attributes = {part.strip().split("=")[0].lower() for part in header.split(";")[1:]}
+    assert name == "__Host-session"
+    assert {"httponly", "secure", "path", "max-age", "samesite"} <= attributes
+    assert "samesite=lax" in header.lower()
+    assert "path=/;" in header.lower() + ";"
+    assert "domain" not in attributes  # __Host- cookies are host-only
+    assert "count" not in value  # the cookie holds the signed ID, never data
+
+
+@pytest.mark.parametrize("session_store_url", ["sqlite"], indirect=True)
+def test_cookie_over_plain_http_when_secure_is_off(session_store_url: str) -> None:
+    with open_app(make_settings(session_store_url, session_cookie_secure=False)) as client:
+        browser = Browser(client, name="session")
+        header = browser.request("POST", "/test/session/count").headers["set-cookie"]
+        assert header.startswith("session=")
+        assert "secure" not in header.lower()
+        assert browser.request("GET", "/test/session").json() == {"count": 1}
+
+
+@pytest.mark.parametrize(
+    "dead_url",
+    [
+        "redis://127.0.0.1:{port}/0",
+        "memcached://127.0.0.1:{port}",
+        "postgresql://postgres@127.0.0.1:{port}/postgres",
+    ],
+)
+def test_store_down_gives_503_and_healthz_stays_up(dead_url: str) -> None:
+    settings = make_settings(dead_url.format(port=free_port()))
+    with open_app(settings) as client:
+        browser = Browser(client)
+        assert browser.request("POST", "/test/session/count").status_code == 503  # a new session
+        # A visitor who has a session: its every read needs the store.
+        browser.cookie = CookieSigner(settings.secret_key.get_secret_value()).sign(new_id())
+        for method, path in [("GET", "/test/session"), ("POST", "/test/session/count")]:
+            response = browser.request(method, path)
+            assert response.status_code == 503, path
+            assert response.json() == {"detail": "session store unavailable, try again shortly"}
+            assert "Traceback" not in response.text
+        assert browser.request("GET", "/healthz").json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize("kind", ["redis", "memcached"])
+def test_service_recovers_when_the_store_comes_back(
+    kind: str, redis_process: LocalServer, memcached_process: LocalServer
+) -> None:
+    server = redis_process if kind == "redis" else memcached_process
+    url = f"{kind}://127.0.0.1:{server.port}"
+    with open_app(make_settings(url)) as client:
+        browser = Browser(client)
+        assert browser.request("POST", "/test/session/count").json() == {"count": 1}
+        server.stop()
+        assert browser.request("POST", "/test/session/count").status_code == 503
+        assert browser.request("GET", "/healthz").status_code == 200
+        server.start()  # an empty server: the session is gone, the service is back
+        assert browser.request("POST", "/test/session/count").status_code == 200
+        assert browser.request("GET", "/test/session").json() == {"count": 1}

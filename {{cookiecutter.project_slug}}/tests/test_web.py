@@ -23,8 +23,9 @@ import pytest
 
 from {{ cookiecutter.project_slug }}.config import Settings
 
+from conftest import WITH_TEST_ROUTES
+
 ROOT = Path(__file__).resolve().parents[1]
-SLOW_APP = Path(__file__).with_name("slow_app")  # adds GET /test/slow, for these tests only
 BOOT_LIMIT = 60.0  # seconds: a generous bound for a loaded CI machine, not a benchmark
 EXIT_LIMIT = 25.0  # seconds: the platform kills the process at 30
 
@@ -52,7 +53,7 @@ def environment(tmp_path: Path, **values: str) -> dict[str, str]:
         SECRET_KEY="w" * 40,
         DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3",
         SESSION_STORE_URL=f"sqlite:///{tmp_path}/sessions.sqlite3",
-        PYTHONPATH=str(SLOW_APP),
+        PYTHONPATH=WITH_TEST_ROUTES,  # adds GET /test/slow
     )
     env.update(values)
     return env

@@ -17,6 +17,8 @@ from .config import Settings
 from .request_log import RequestLogMiddleware
 
 PACKAGE = __name__.partition(".")[0]
+# The service's name: the OpenAPI title (/docs) and the heading of pages.
+TITLE = "{{ cookiecutter.project_name | replace('\\', '\\\\') | replace('"', '\\u0022') }}"
 
 health = APIRouter()
 
@@ -32,7 +34,7 @@ async def healthz() -> dict[str, str]:
 
 def create_app(settings: Settings) -> FastAPI:
     """Build the app for validated settings; endpoints read them from `app.state`."""
-    app = FastAPI(title=PACKAGE, version=version(PACKAGE))
+    app = FastAPI(title=TITLE, version=version(PACKAGE))
     app.state.settings = settings
     app.include_router(health)
 

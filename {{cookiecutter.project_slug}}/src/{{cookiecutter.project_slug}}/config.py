@@ -24,12 +24,12 @@ from pydantic_settings import SettingsConfigDict
 
 from .settings import ServiceSettings
 
+from .db import SCHEMES as DATABASE_SCHEMES
+from .sessions.stores import SCHEMES as SESSION_STORE_SCHEMES
+
 # src/<package>/config.py -> the project root, where bin/setup writes .env. An installed
 # (non-editable) package finds no .env there, which is right: production has none.
 ENV_FILE = Path(__file__).resolve().parents[2] / ".env"
-
-DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
-SESSION_STORE_SCHEMES = ("redis", "rediss", "memcached", *DATABASE_SCHEMES)
 
 
 def _check_url(url: str, schemes: tuple[str, ...]) -> str:

@@ -65,7 +65,7 @@ jobs = Table(
     Index("ix_jobs_status_id", "status", "id"),
 )
 
-SCHEMES = ("sqlite", "postgresql", "postgres")
+SCHEMES = ("sqlite", "postgresql", "postgres")  # what DATABASE_URL may name
 _SYNC_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
 
@@ -78,6 +78,11 @@ def _with_driver(url: str, drivers: dict[str, str]) -> URL:
     if backend == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     return parsed.set(drivername=drivers[backend])
+
+
+def is_sql_url(url: str) -> bool:
+    """Whether `url` names a SQL database (SESSION_STORE_URL may name Redis or Memcached)."""
+    return url.partition(":")[0] in SCHEMES
 
 
 def sync_url(url: str) -> URL:

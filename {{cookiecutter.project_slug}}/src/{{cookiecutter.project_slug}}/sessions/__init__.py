@@ -12,11 +12,15 @@ See middleware.py for the rules and stores.py for the stores.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi import FastAPI
 
-from ..config import Settings
 from .middleware import Session, SessionConfig, SessionDep, SessionMiddleware, get_session
 from .stores import SCHEMES, DatabaseStore, SessionStore, StoreUnavailable, create_store
+
+if TYPE_CHECKING:  # config imports the stores' schemes from this package
+    from ..config import Settings
 
 __all__ = [
     "SCHEMES",

@@ -1,13 +1,13 @@
 # Template file: updates (bin/update) replace it; README.md says where your changes go.
 """A lean, pipelining Redis connection for the session store's three commands.
 
-Why not redis-py's asyncio client: profiled in the web process, one GETEX through it cost
-about 65 us of CPU (connection pool, retry wrapper, observability hooks, command packing in
-Python), more than the whole rest of the session read path, so a session read served at a
-fifth of the bare endpoint's rate. Here hiredis (the C parser redis-py itself uses) packs
-and parses, and ONE connection per process serves all requests: the commands issued in one
-event loop iteration go out in one write, and each reply resolves the oldest waiting
-future (Redis answers in order), so concurrent requests pipeline without a pool.
+Why not redis-py's asyncio client: profiled in the web process, its work per command
+(connection pool, retry wrapper, observability hooks, command packing in Python) cost more
+CPU than the whole rest of the session read path. Here hiredis (the C parser redis-py
+itself uses) packs and parses, and ONE connection per process serves all requests: the
+commands issued in one event loop iteration go out in one write, and each reply resolves
+the oldest waiting future (Redis answers in order), so concurrent requests pipeline
+without a pool.
 
 Failure is loud and local: a lost connection fails every waiting command with
 ConnectionError (an OSError), which is tried once more on a new connection (the server may

@@ -1,0 +1,57 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
+"""Test-only endpoints; production code has none of them and no switch for them.
+
+`session` drives the session API itself (read, change, rotate the ID, end), so the
+session tests do not depend on the demo, which a project deletes. `slow` holds a request
+in flight, for the shutdown tests. `add_test_routes` puts both on an app; the web process
+gets them through tests/with_test_routes/sitecustomize.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Response, status
+
+from {{ cookiecutter.project_slug }}.sessions import SessionDep
+
+session = APIRouter(prefix="/test/session")
+
+
+@session.get("")
+async def read_session(data: SessionDep) -> dict[str, Any]:
+    return dict(data)
+
+
+@session.post("/count")
+async def count(data: SessionDep) -> dict[str, Any]:
+    data["count"] = data.get("count", 0) + 1
+    return dict(data)
+
+
+@session.post("/login")
+async def log_in(user: str, data: SessionDep) -> dict[str, Any]:
+    """Rotate the session ID, as a login must, and remember `user`."""
+    data.regenerate()
+    data["user"] = user
+    return dict(data)
+
+
+@session.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def log_out(data: SessionDep) -> Response:
+    data.end()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+async def slow(started: str, seconds: float) -> dict[str, float]:
+    """Touches `started` (so the test knows the request is in flight), then sleeps."""
+    Path(started).touch()
+    await asyncio.sleep(seconds)
+    return {"slept": seconds}
+
+
+def add_test_routes(app: FastAPI) -> None:
+    app.include_router(session)
+    app.add_api_route("/test/slow", slow)
