@@ -22,10 +22,9 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from .settings import ServiceSettings
-
 from .db import SCHEMES as DATABASE_SCHEMES
 from .sessions.stores import SCHEMES as SESSION_STORE_SCHEMES
+from .settings import ServiceSettings
 
 # src/<package>/config.py -> the project root, where bin/setup writes .env. An installed
 # (non-editable) package finds no .env there, which is right: production has none.

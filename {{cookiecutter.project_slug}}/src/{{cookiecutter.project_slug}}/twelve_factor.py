@@ -142,21 +142,37 @@ class Project:
         return None
 
     @cached_property
-    def settings_module(self) -> Path:
-        """The one module of the package that defines `class Settings(BaseSettings)`."""
-        for path in self.python_files(f"src/{self.package}"):
-            if settings_class(self.tree(path)) is not None:
-                return path
-        raise Failed(f"no module of src/{self.package} defines class Settings(BaseSettings)")
+    def settings_classes(self) -> dict[Path, list[ast.ClassDef]]:
+        """The classes built on BaseSettings, directly or through each other (config.py's
+        Settings extends the service's ServiceSettings of settings.py), by module."""
+        trees = {path: self.tree(path) for path in self.python_files(f"src/{self.package}")}
+        names, found = {"BaseSettings"}, dict[Path, list[ast.ClassDef]]()
+        grown = True
+        while grown:
+            grown = False
+            for path, tree in trees.items():
+                for node in tree.body:
+                    if isinstance(node, ast.ClassDef) and node.name not in names and names & {
+                        base.id for base in node.bases if isinstance(base, ast.Name)
+                    }:
+                        names.add(node.name)
+                        found.setdefault(path, []).append(node)
+                        grown = True
+        if not any(cls.name == "Settings" for classes in found.values() for cls in classes):
+            raise Failed(f"no module of src/{self.package} defines a Settings(BaseSettings)")
+        return found
+
+    @property
+    def settings_modules(self) -> list[Path]:
+        return sorted(self.settings_classes)
 
     @cached_property
     def settings(self) -> dict[str, ast.AnnAssign]:
-        """Environment variable name -> the field's declaration in the Settings class."""
-        cls = settings_class(self.tree(self.settings_module))
-        if cls is None:  # settings_module found it; for the type checker
-            raise Failed("no Settings class")
+        """Environment variable name -> the field's declaration in the settings classes."""
         return {
             node.target.id.upper(): node
+            for classes in self.settings_classes.values()
+            for cls in classes
             for node in cls.body
             if isinstance(node, ast.AnnAssign)
             and isinstance(node.target, ast.Name)
@@ -185,15 +201,6 @@ class Project:
                 package = package.rpartition(".")[0]
             pending += imported_modules(self.tree(path), package)
         return list(seen)
-
-
-def settings_class(tree: ast.Module) -> ast.ClassDef | None:
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef) and node.name == "Settings":
-            bases = {base.id for base in node.bases if isinstance(base, ast.Name)}
-            if "BaseSettings" in bases:
-                return node
-    return None
 
 
 def imported_modules(tree: ast.Module, package: str) -> Iterator[str]:
@@ -280,9 +287,9 @@ def environment_reads(project: Project, path: Path) -> Iterator[str]:
 
 def config(project: Project) -> str:
     """III: config in the environment, read in one place, every variable documented."""
-    settings_module = project.settings_module
+    modules = project.settings_modules
     scanned = [
-        path for path in project.python_files("src", "admin", "migrations") if path != settings_module
+        path for path in project.python_files("src", "admin", "migrations") if path not in modules
     ]
     problems = [f"{read} outside the settings" for p in scanned for read in environment_reads(project, p)]
     documented = set(re.findall(r"^([A-Z][A-Z0-9_]*)=", project.text(".env.example"), re.M))
@@ -293,7 +300,7 @@ def config(project: Project) -> str:
         problems.append(f".env.example lists unknown {', '.join(sorted(documented - declared))}")
     fail_on(problems)
     return (
-        f"only {rel(settings_module, project.root)} reads the environment "
+        f"only {' and '.join(rel(m, project.root) for m in modules)} read the environment "
         f"({len(scanned)} other modules scanned); .env.example = the {len(declared)} settings"
     )
 
