@@ -40,7 +40,8 @@ import urllib.request
 from pathlib import Path
 
 TEMPLATE = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(TEMPLATE / "tests"))
+# The test helpers and the hooks' modules they import (pytest's pythonpath, by hand).
+sys.path[:0] = [str(TEMPLATE / "tests"), str(TEMPLATE / "hooks")]
 
 from helpers import PROJECT_ENV, render_cookiecutter, run, sync  # noqa: E402
 

@@ -16,6 +16,7 @@ SLUG_PATTERN = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)*")
 SLUG_MAX_LENGTH = 40  # leaves room in 63-character Kubernetes and Dokku names
 EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+TEMPLATE_SYNTAX = re.compile(r"\{[{%#]")  # would render differently, or not at all
 TEXT_MAX_LENGTH = 200
 
 FREE_TEXT = ("project_name", "description", "author_name")
@@ -42,7 +43,8 @@ def slug_problem(slug: str) -> str | None:
     if slug in reserved_names():
         return (
             f"project_slug {slug!r} is not allowed: it would shadow a Python keyword, a "
-            "standard-library module, a dependency or a project folder; pick another name"
+            "standard-library module, a dependency or a project folder, or Windows "
+            "reserves it for a device; pick another name"
         )
     return None
 
@@ -59,6 +61,8 @@ def problems(answers: dict[str, object]) -> list[str]:
                 f"{key} is not allowed: one line of at most {TEXT_MAX_LENGTH} characters, "
                 "without newlines, tabs or other control characters"
             )
+        elif TEMPLATE_SYNTAX.search(value):
+            found.append(f"{key} must not hold template syntax ({{{{, {{% or {{#)")
     slug_error = slug_problem(str(answers["project_slug"]))
     if slug_error:
         found.append(slug_error)
@@ -67,6 +71,8 @@ def problems(answers: dict[str, object]) -> list[str]:
             f"author_email {answers['author_email']!r} is not an e-mail address "
             "(expected name@example.com)"
         )
+    elif TEMPLATE_SYNTAX.search(str(answers["author_email"])):
+        found.append("author_email must not hold template syntax ({{, {% or {#)")
     for key in BOOLEANS:
         if not isinstance(answers[key], bool):
             found.append(

@@ -71,6 +71,8 @@ def write_copier_answers(context: dict, template: Path) -> None:
         record["_commit"] = version
     warn_if_unreleased(version)
     record.update({k: v for k, v in context.items() if not k.startswith("_")})
+    import yaml  # both engines depend on PyYAML
+
     Path(".copier-answers.yml").write_text(
         "# Changes here will be overwritten by Copier; NEVER EDIT MANUALLY\n"
         + yaml.safe_dump(record, allow_unicode=True, default_flow_style=False, sort_keys=True),
@@ -78,22 +80,29 @@ def write_copier_answers(context: dict, template: Path) -> None:
     )
 
 
-context, template = load_context()
-sys.path.insert(0, str(template / "hooks"))
-import layout  # noqa: E402  (found through the template folder)
-import yaml  # noqa: E402  (both engines depend on PyYAML)
+def main() -> int:
+    context, template = load_context()
+    sys.path.insert(0, str(template / "hooks"))
+    import layout  # found through the template folder
 
-selection = layout.select(context)
-layout.prune(Path.cwd(), selection)
-if not UNDER_COPIER:
-    write_copier_answers(context, template)
-if not UPDATING:  # on update, copier's own merge result is the team's to review
-    # Only what the template rendered is judged: copy into an existing repository and
-    # recopy leave the team's own files next to it.
-    problems = layout.verify(Path.cwd(), selection, layout.rendered_paths(template, context))
-    if problems:
-        print("twelve-template: the generated project is broken:", file=sys.stderr)
-        for problem in problems:
-            print(f"  - {problem}", file=sys.stderr)
-        sys.exit(1)
-    print(f"\nGenerated {context['project_name']}. Next: cd into it, then bin/setup and bin/dev.")
+    selection = layout.select(context)
+    layout.prune(Path.cwd(), selection)
+    if not UNDER_COPIER:
+        write_copier_answers(context, template)
+    if not UPDATING:  # on update, copier's own merge result is the team's to review
+        # Only what the template rendered is judged: copy into an existing repository and
+        # recopy leave the team's own files next to it.
+        rendered = layout.rendered_paths(template, context)
+        problems = layout.verify(Path.cwd(), selection, rendered)
+        if problems:
+            print("twelve-template: the generated project is broken:", file=sys.stderr)
+            for problem in problems:
+                print(f"  - {problem}", file=sys.stderr)
+            return 1
+        name = context["project_name"]
+        print(f"\nGenerated {name}. Next: cd into it, then bin/setup and bin/dev.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

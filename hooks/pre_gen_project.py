@@ -20,13 +20,19 @@ def load_context() -> tuple[dict, Path]:
     return context, Path(os.environ.get("PWD", "."), context["_repo_dir"]).resolve()
 
 
-context, template = load_context()
-sys.path.insert(0, str(template / "hooks"))
-import answers  # noqa: E402  (found through the template folder)
+def main() -> int:
+    context, template = load_context()
+    sys.path.insert(0, str(template / "hooks"))
+    import answers  # found through the template folder
 
-problems = answers.problems(context)
-if problems:
-    print("twelve-template: these answers cannot be used:", file=sys.stderr)
-    for problem in problems:
-        print(f"  - {problem}", file=sys.stderr)
-    sys.exit(1)
+    problems = answers.problems(context)
+    if problems:
+        print("twelve-template: these answers cannot be used:", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-# Tests import `helpers` (and through it the hooks' modules) as plain modules.
-sys.path.insert(0, str(Path(__file__).parent))
+import pytest
+from ecosystem import RENDERS
+from helpers import render_cookiecutter
+
+
+@pytest.fixture(scope="session")
+def projects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The ecosystem tests' renders (ecosystem.RENDERS), made once per test worker."""
+    return {
+        name: render_cookiecutter(tmp_path_factory.mktemp(name), data)
+        for name, data in RENDERS.items()
+    }

@@ -10,20 +10,18 @@ import itertools
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
+import answers  # the hooks' modules (hooks/ is on pytest's pythonpath)
 import copier
+import layout
 from cookiecutter.main import cookiecutter
 
 TEMPLATE = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(TEMPLATE / "hooks"))
-
-import answers  # noqa: E402
-import layout  # noqa: E402
 
 ANSWERS_FILE = ".copier-answers.yml"
 DEFAULTS: dict[str, Any] = {
@@ -167,3 +165,10 @@ def snapshot_template(repo: Path) -> Path:
     for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "--no-verify", "-m", "work tree"]):
         subprocess.run([*git, *args], cwd=repo, check=True, capture_output=True)
     return repo
+
+
+def procfile(project: Path) -> dict[str, list[str]]:
+    """Process type -> command (argv) of the generated Procfile."""
+    lines = (project / "Procfile").read_text(encoding="utf-8").splitlines()
+    pairs = (line.split(":", 1) for line in lines if line.strip() and not line.startswith("#"))
+    return {name.strip(): shlex.split(command) for name, command in pairs}

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import shlex
 import signal
 import socket
 import subprocess
@@ -20,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import PROJECT_ENV, render_cookiecutter, run
+from helpers import PROJECT_ENV, procfile, render_cookiecutter, run
 
 pytestmark = pytest.mark.xdist_group("service")
 
@@ -64,13 +63,6 @@ def free_port() -> int:
         return port
 
 
-def web_command(project: Path) -> list[str]:
-    for line in (project / "Procfile").read_text().splitlines():
-        if line.startswith("web:"):
-            return shlex.split(line.removeprefix("web:"))
-    raise AssertionError("no web: line in the Procfile")
-
-
 def snapshot(project: Path) -> dict[str, str]:
     """Content and mode of every file outside .venv, and the installed distributions."""
     files = {
@@ -104,7 +96,7 @@ def test_setup_again_changes_nothing(project: Path) -> None:
 def test_web_command_serves_healthz_on_embedded_defaults(project: Path) -> None:
     port = free_port()
     web = subprocess.Popen(
-        web_command(project),
+        procfile(project)["web"],
         cwd=project,
         env=clean_env(PORT=str(port)),
         stdout=subprocess.PIPE,
@@ -144,7 +136,7 @@ def refused_web_start(project: Path, **env: str) -> subprocess.CompletedProcess[
     """Run the web command, which must exit without ever binding its port."""
     port = free_port()
     result = subprocess.run(
-        web_command(project),
+        procfile(project)["web"],
         cwd=project,
         env=clean_env(PORT=str(port), **env),
         capture_output=True,

@@ -8,8 +8,8 @@ the ways releases do (a changed file, a new file, a new question, a file moved w
 migration) and is tagged v2; `copier update` must merge all of it and keep the team's
 work. v3 then edits the line the team edited: the project's bin/update must say so.
 Also here: changing an answer on update, an update with no template change (a no-op),
-hooks/migrate.py on its own, and (when this checkout has a release tag) the update from
-the newest release to HEAD that CI runs for every change.
+hooks/migrate.py on its own, and the update from every release recorded in releases.toml
+(tagged in a throwaway clone) to HEAD, which CI runs for every change.
 Nothing touches $HOME: it points at a temporary folder for every step.
 """
 
@@ -18,9 +18,11 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +30,9 @@ import copier
 import pytest
 import yaml
 from cookiecutter.main import cookiecutter
+from copier.errors import UserMessageError
 from helpers import ANSWERS_FILE, TEMPLATE, layout, tree
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 pytestmark = pytest.mark.xdist_group("update")
 
@@ -327,36 +330,85 @@ def test_bin_update_reports_rejected_hunks_and_a_clean_merge(tmp_path: Path) -> 
     assert "Paragraph 4, release three.\n" in (project / "docs" / "NOTES.md").read_text()
 
 
-def release_tags() -> list[str]:
-    """The template checkout's release tags (v + PEP 440), oldest first."""
-    tags = []
-    for tag in git(TEMPLATE, "tag", "--list", "v*").split():
-        try:
-            tags.append((Version(tag[1:]), tag))
-        except InvalidVersion:
-            continue
-    return [tag for _, tag in sorted(tags)]
+def recorded_releases(path: Path = TEMPLATE / "releases.toml") -> list[tuple[str, str]]:
+    """The releases the template records (version, commit), oldest first."""
+    record = tomllib.loads(path.read_text(encoding="utf-8"))
+    return sorted(record.items(), key=lambda item: Version(item[0]))
+
+
+def history_with_release_tags(tmp_path: Path) -> Path:
+    """A clone of the template with its history, the work tree committed on top as HEAD,
+    and a tag v<version> on the commit of every recorded release (tags may not travel)."""
+    repo = tmp_path / "history"
+    git(tmp_path, "clone", "-q", "--no-checkout", str(TEMPLATE), str(repo))
+    shallow = git(repo, "rev-parse", "--is-shallow-repository").strip() == "true"
+    assert not shallow, "a shallow clone lacks the release commits: fetch the full history"
+    # The work tree as the template's own .gitignore sees it, uncommitted edits included.
+    git(repo, f"--work-tree={TEMPLATE}", "add", "-A")
+    git(repo, "commit", "-q", "--allow-empty", "--no-verify", "-m", "The work tree")
+    git(repo, "checkout", "-q", "-f", "HEAD")
+    for version, commit in recorded_releases():
+        git(repo, "merge-base", "--is-ancestor", commit, "HEAD")  # fails: not in history
+        git(repo, "tag", f"v{version}", commit)
+    return repo
+
+
+def test_the_release_record_is_well_formed() -> None:
+    releases = recorded_releases()
+    assert releases, "releases.toml records no release: nothing for projects to update from"
+    for version, commit in releases:
+        assert re.fullmatch(r"[0-9a-f]{40}", commit), (version, commit)
+        assert str(Version(version)) == version, f"{version} is not a normalised PEP 440"
+    assert len({commit for _, commit in releases}) == len(releases), "a commit twice"
+    readme = (TEMPLATE / "README.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"\bv(\d+\.\d+\.\d+\S*?)[`\s)]", readme))
+    assert named <= {version for version, _ in releases}, "the README names an unreleased tag"
+
+
+def test_recorded_releases_sort_as_versions(tmp_path: Path) -> None:
+    record = tmp_path / "releases.toml"
+    record.write_text('"0.10.0" = "c"\n"0.2.0" = "b"\n"0.1.0" = "a"\n"1.0.0rc1" = "d"\n')
+    assert [v for v, _ in recorded_releases(record)] == ["0.1.0", "0.2.0", "0.10.0", "1.0.0rc1"]
+
+
+@pytest.mark.parametrize("version", [version for version, _ in recorded_releases()])
+@pytest.mark.parametrize("engine", ENGINES)
+def test_update_from_each_recorded_release_to_head_is_clean(
+    tmp_path: Path, engine: str, version: str
+) -> None:
+    """What CI guards for every change: projects of every release can take HEAD."""
+    repo = history_with_release_tags(tmp_path)
+    project = generate(engine, repo, tmp_path, f"v{version}")
+    assert answers(project)["_commit"] == f"v{version}"
+    copier.run_update(project, vcs_ref="HEAD", defaults=True, overwrite=True, unsafe=True)
+    assert leftovers(project) == []
+    fresh = tmp_path / "fresh"
+    copier.run_copy(str(repo), fresh, data=DATA, vcs_ref="HEAD", defaults=True, unsafe=True)
+    assert tree(project) == tree(fresh)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_update_from_the_latest_release_to_head_is_clean(tmp_path: Path, engine: str) -> None:
-    """What CI guards for every change: projects of the last release can take HEAD."""
-    tags = release_tags()
-    if not tags:
-        shallow = git(TEMPLATE, "rev-parse", "--is-shallow-repository").strip() == "true"
-        pytest.skip(
-            "a shallow clone hides the release tags (.ci/run fetches them when it can)"
-            if shallow
-            else "no release tag v* in this checkout yet: nothing to upgrade from"
-        )
-    project = generate(engine, TEMPLATE, tmp_path, tags[-1])
-    copier.run_update(project, vcs_ref="HEAD", defaults=True, overwrite=True, unsafe=True)
-    assert leftovers(project) == []
-    # Exactly what HEAD generates, from the same source (a URL skips uncommitted edits).
-    fresh = tmp_path / "fresh"
-    source = answers(project)["_src_path"]
-    copier.run_copy(source, fresh, data=DATA, vcs_ref="HEAD", defaults=True, unsafe=True)
-    assert tree(project) == tree(fresh)
+def test_a_project_from_unreleased_head_updates_correctly(tmp_path: Path, engine: str) -> None:
+    """Made from HEAD past the newest release: it records that release plus commits, so
+    copier refuses to go "back" to the release (rather than undo HEAD's changes), and
+    takes the next release with a plain update."""
+    repo = history_with_release_tags(tmp_path)
+    newest = f"v{recorded_releases()[-1][0]}"
+    project = generate(engine, repo, tmp_path, "HEAD")
+    recorded = str(answers(project)["_commit"])
+    assert re.fullmatch(rf"{re.escape(newest)}-[0-9]+-g[0-9a-f]+", recorded), recorded
+
+    with pytest.raises(UserMessageError, match="Downgrades are not supported"):
+        copier.run_update(project, defaults=True, overwrite=True, unsafe=True)
+    assert git(project, "status", "--porcelain") == ""  # refused before touching anything
+    # (`--vcs-ref HEAD` from here: test_an_update_without_template_changes_changes_nothing)
+
+    append(repo / ROOT / "README.md", V3_README_LINE)
+    commit_all(repo, "The next release")
+    git(repo, "tag", "v999.0.0")
+    copier.run_update(project, defaults=True, overwrite=True, unsafe=True)
+    assert answers(project)["_commit"] == "v999.0.0"
+    assert (project / "README.md").read_text().endswith(V3_README_LINE)
 
 
 @pytest.mark.parametrize("engine", ENGINES)

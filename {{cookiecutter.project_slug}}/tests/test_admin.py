@@ -16,19 +16,9 @@ from sqlalchemy import insert, select
 
 from {{ cookiecutter.project_slug }}.db import create_sync_engine, jobs, sessions
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import ROOT, SECRET_KEY, process_env
+
 ADMIN = ROOT / "bin" / "admin"
-SECRET = "test-secret-key-that-is-long-enough-0123456789"  # noqa: S105
-
-
-def service_env(database_url: str = "sqlite:///var/unused.sqlite3", **extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "SECRET_KEY": SECRET,
-        "DATABASE_URL": database_url,
-        "SESSION_STORE_URL": database_url,
-        **extra,
-    }
 
 
 def admin(
@@ -36,7 +26,7 @@ def admin(
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(ADMIN), *args],
-        env=env or service_env(),
+        env=env or process_env(),
         input=stdin,
         capture_output=True,
         text=True,
@@ -73,7 +63,7 @@ def test_task_help_shows_its_arguments() -> None:
 
 def test_bad_configuration_fails_like_the_web_process() -> None:
     bad = {"SESSION_STORE_URL": "ftp://example.com", "SECRET_KEY": "short"}
-    env = service_env(**bad)
+    env = process_env(**bad)
     task = admin("migrate", env=env)
     web = subprocess.run(
         [str(ROOT / "bin" / "python"), "-m", "{{ cookiecutter.project_slug }}.web"],
@@ -104,7 +94,7 @@ def test_a_new_file_in_the_admin_folder_is_a_new_task(
     shutil.copytree(ROOT / "admin", folder)
     (folder / "job_counts.py").write_text(readme_task_example())
     runner = [str(ROOT / "bin" / "python"), "-m", "{{ cookiecutter.project_slug }}.admin"]
-    env = service_env(sqlite_database_url)
+    env = process_env(sqlite_database_url)
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         command = [*runner, str(folder), *args]
@@ -130,11 +120,11 @@ def test_console_runs_stdin_as_a_script() -> None:
 def test_console_has_settings_and_database_ready(sqlite_database_url: str) -> None:
     script = "print(engine.dialect.name, settings.log_level)\nprint(settings)\n"
     password_url = "postgresql://app:hunter2-password@db.invalid/app"  # noqa: S105
-    env = service_env(sqlite_database_url, SESSION_STORE_URL=password_url)
+    env = process_env(sqlite_database_url, SESSION_STORE_URL=password_url)
     result = admin("console", env=env, stdin=script)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("sqlite INFO\n")
-    assert SECRET not in result.stdout
+    assert SECRET_KEY not in result.stdout
     assert "hunter2-password" not in result.stdout
 
 
@@ -144,7 +134,7 @@ def test_console_has_the_session_store_ready(sqlite_database_url: str) -> None:
         "run(store.save('k' * 64, '{\"visits\": 1}', ttl=60))\n"
         "print(run(store.load('k' * 64, ttl=60)))\n"
     )
-    result = admin("console", env=service_env(sqlite_database_url), stdin=script)
+    result = admin("console", env=process_env(sqlite_database_url), stdin=script)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout == '{"visits": 1}\n'
 
@@ -156,7 +146,7 @@ def test_a_failing_console_script_exits_non_zero() -> None:
 
 
 def migrated(database_url: str) -> None:
-    result = admin("migrate", env=service_env(database_url))
+    result = admin("migrate", env=process_env(database_url))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -208,7 +198,7 @@ def test_fix_bad_records_reports_then_fixes_in_one_go(database_url: str) -> None
         "e" * 64: row("{}", created=60, expires=-60),
     }
     add_sessions(database_url, {**good, **bad})
-    env = service_env(database_url)
+    env = process_env(database_url)
 
     dry = admin("fix_bad_records", env=env)
     assert dry.returncode == 0, dry.stdout + dry.stderr
@@ -230,7 +220,7 @@ def test_purge_expired_sessions_keeps_live_ones(database_url: str) -> None:
     migrated(database_url)
     live, expired = "a" * 64, "b" * 64
     add_sessions(database_url, {live: row("{}"), expired: row("{}", expires=-1)})
-    result = admin("purge_expired_sessions", "--batch-size", "1", env=service_env(database_url))
+    result = admin("purge_expired_sessions", "--batch-size", "1", env=process_env(database_url))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "deleted 1 expired sessions" in result.stdout
     assert session_keys(database_url) == {live}

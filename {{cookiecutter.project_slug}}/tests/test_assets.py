@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from {{ cookiecutter.project_slug }} import assets
 from {{ cookiecutter.project_slug }}.app import create_app
 
-from conftest import make_settings
+from helpers import make_settings
 
 FINGERPRINTED = re.compile(r"(?P<stem>[\w-]+)\.[0-9a-f]{12}(?P<suffix>\.\w+)")
 

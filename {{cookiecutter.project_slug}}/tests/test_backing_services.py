@@ -11,7 +11,7 @@ import pytest
 import redis
 from sqlalchemy.engine import make_url
 
-from conftest import LocalServer
+from servers import LocalServer
 
 
 def test_redis_url_is_a_live_server(redis_url: str) -> None:

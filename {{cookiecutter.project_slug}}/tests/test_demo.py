@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from {{ cookiecutter.project_slug }}.app import TITLE, create_app
 
-from conftest import COOKIE, Browser, make_settings
+from helpers import COOKIE, Browser, make_settings
 
 
 def open_app(session_store_url: str, **settings: object) -> TestClient:

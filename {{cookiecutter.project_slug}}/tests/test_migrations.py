@@ -5,7 +5,6 @@ exactly the tables that db.py and tables.py declare."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -25,22 +24,15 @@ from {{ cookiecutter.project_slug }}.db import create_sync_engine
 from {{ cookiecutter.project_slug }}.migrator import LOCK_KEY, head_revisions
 from {{ cookiecutter.project_slug }}.tables import metadata
 
-ADMIN = Path(__file__).resolve().parents[1] / "bin" / "admin"
+from helpers import ROOT, process_env
 
-
-def service_env(database_url: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
-        "DATABASE_URL": database_url,
-        "SESSION_STORE_URL": database_url,
-    }
+ADMIN = ROOT / "bin" / "admin"
 
 
 def migrate(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(ADMIN), "migrate", *args],
-        env=service_env(database_url),
+        env=process_env(database_url),
         capture_output=True,
         text=True,
         check=False,
@@ -98,7 +90,7 @@ def migration_lock_held(database_url: str) -> Iterator[None]:
 
 
 def test_racing_releases_both_succeed_and_migrate_once(database_url: str) -> None:
-    env = service_env(database_url)
+    env = process_env(database_url)
     command = [str(ADMIN), "migrate"]
     with migration_lock_held(database_url):  # both racers start while the lock is taken
         racers = [

@@ -13,20 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import ROOT, procfile
+
 BIN_PYTHON = ROOT / "bin" / "python"
-PROCFILE_LINE = re.compile(r"(?P<name>[A-Za-z0-9_-]{1,63}):\s*(?P<command>\S.*)")
 EXECS_BIN_PYTHON = re.compile(r"^\s*exec\s+\S*bin/python\b", re.MULTILINE)
-
-
-def procfile() -> dict[str, str]:
-    entries = {}
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            match = PROCFILE_LINE.fullmatch(line)
-            assert match, f"not a Procfile entry: {line!r}"
-            entries[match["name"]] = match["command"]
-    return entries
 
 
 def test_web_and_release_are_declared() -> None:

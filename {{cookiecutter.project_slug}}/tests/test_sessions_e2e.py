@@ -16,29 +16,25 @@ from pathlib import Path
 
 import httpx
 
-from conftest import WITH_TEST_ROUTES, free_port, wait_until
-
-PROJECT = Path(__file__).resolve().parents[1]
+from helpers import ROOT, WITH_TEST_ROUTES, process_command, process_env
+from servers import free_port, wait_until
 
 
 @contextmanager
 def web_process(store_url: str, tmp_path: Path, concurrency: int) -> Iterator[httpx.Client]:
     """`bin/python -m <package>.web` as the Procfile runs it; SIGKILLed at the end."""
     port = free_port()
-    env = {
-        **os.environ,
-        "PORT": str(port),
-        "WEB_CONCURRENCY": str(concurrency),
-        "SECRET_KEY": "e2e-secret-" + "k" * 32,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "SESSION_STORE_URL": store_url,
-        "SESSION_COOKIE_SECURE": "false",  # plain HTTP on loopback
-        "LOG_LEVEL": "WARNING",
-        "PYTHONPATH": WITH_TEST_ROUTES,  # adds /test/session/*
-    }
-    command = (PROJECT / "Procfile").read_text().split("web:")[1].splitlines()[0].split()
+    env = process_env(
+        f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        PORT=str(port),
+        WEB_CONCURRENCY=str(concurrency),
+        SESSION_STORE_URL=store_url,
+        SESSION_COOKIE_SECURE="false",  # plain HTTP on loopback
+        LOG_LEVEL="WARNING",
+        PYTHONPATH=WITH_TEST_ROUTES,  # adds /test/session/*
+    )
     process: subprocess.Popen[bytes] = subprocess.Popen(
-        command, cwd=PROJECT, env=env, start_new_session=True, stdout=subprocess.DEVNULL
+        process_command("web"), cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL
     )
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
 

@@ -27,8 +27,9 @@ from {{ cookiecutter.project_slug }}.sessions import (
 )
 from {{ cookiecutter.project_slug }}.sessions.ids import CookieSigner, new_id, store_key
 
-from conftest import Browser, LocalServer, free_port, make_settings
 from extra_routes import add_test_routes
+from helpers import Browser, make_settings
+from servers import LocalServer, free_port
 
 SECRET = "rules-secret-" + "s" * 32
 SIGNER = CookieSigner(SECRET)

@@ -21,7 +21,7 @@ from {{ cookiecutter.project_slug }}.sessions import (
 )
 from {{ cookiecutter.project_slug }}.sessions.ids import new_id, store_key
 
-from conftest import LocalServer, free_port, redis_server, unavailable
+from servers import LocalServer, free_port, redis_server, unavailable
 
 T = TypeVar("T")
 

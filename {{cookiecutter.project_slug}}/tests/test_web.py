@@ -8,8 +8,6 @@ before it binds.
 
 from __future__ import annotations
 
-import os
-import shlex
 import signal
 import socket
 import subprocess
@@ -21,21 +19,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from {{ cookiecutter.project_slug }}.config import Settings
+from helpers import ROOT, WITH_TEST_ROUTES, process_command, process_env
 
-from conftest import WITH_TEST_ROUTES
-
-ROOT = Path(__file__).resolve().parents[1]
 BOOT_LIMIT = 60.0  # seconds: a generous bound for a loaded CI machine, not a benchmark
 EXIT_LIMIT = 25.0  # seconds: the platform kills the process at 30
-
-
-def web_command() -> list[str]:
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        name, _, command = line.partition(":")
-        if name == "web":
-            return shlex.split(command)
-    raise AssertionError("the Procfile has no web process")
 
 
 def free_port() -> int:
@@ -46,17 +33,13 @@ def free_port() -> int:
 
 
 def environment(tmp_path: Path, **values: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k.lower() not in Settings.model_fields}
-    env.update(
-        PORT=str(free_port()),
-        WEB_CONCURRENCY="2",
-        SECRET_KEY="w" * 40,
-        DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3",
-        SESSION_STORE_URL=f"sqlite:///{tmp_path}/sessions.sqlite3",
-        PYTHONPATH=WITH_TEST_ROUTES,  # adds GET /test/slow
-    )
-    env.update(values)
-    return env
+    web = {
+        "PORT": str(free_port()),
+        "WEB_CONCURRENCY": "2",
+        "SESSION_STORE_URL": f"sqlite:///{tmp_path}/sessions.sqlite3",
+        "PYTHONPATH": WITH_TEST_ROUTES,  # adds GET /test/slow
+    }
+    return process_env(f"sqlite:///{tmp_path}/db.sqlite3", **(web | values))
 
 
 def connects(port: int, host: str = "127.0.0.1") -> bool:
@@ -73,7 +56,11 @@ class Web:
         self.port = int(self.env["PORT"])
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            web_command(), cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            process_command("web"),
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
 
     def wait_ready(self) -> None:
@@ -160,7 +147,7 @@ def test_bad_settings_stop_it_before_it_binds(tmp_path: Path) -> None:
         LOG_LEVEL="chatty",
     )
     result = subprocess.run(
-        web_command(), cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        process_command("web"), cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode != 0
     message = result.stdout + result.stderr

@@ -4,13 +4,11 @@ and on SIGTERM finishes the job in hand and exits 0."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, insert, select
@@ -19,7 +17,8 @@ from {{ cookiecutter.project_slug }}.db import create_sync_engine, jobs
 from {{ cookiecutter.project_slug }}.migrator import upgrade
 from {{ cookiecutter.project_slug }}.worker import enqueue
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import ROOT, process_env
+
 WAIT_SECONDS = 60.0  # a bound for a loaded CI machine, not a performance expectation
 
 
@@ -33,12 +32,7 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def worker(database_url: str, engine: Engine) -> Iterator[subprocess.Popen[str]]:
-    env = {
-        **os.environ,
-        "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
-        "DATABASE_URL": database_url,
-        "SESSION_STORE_URL": database_url,
-    }
+    env = process_env(database_url)
     command = [str(ROOT / "bin" / "python"), "-m", "{{ cookiecutter.project_slug }}.worker"]
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

@@ -1,0 +1,194 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
+"""Backing servers for the tests: Redis, Memcached and PostgreSQL from the machine's binaries.
+
+Each one runs on a free loopback port in a temp folder. A server that cannot be had skips
+the tests that need it, with the reason; on CI (CI=true) it fails them instead, so a
+green CI run means every store was really tested. The fixtures in conftest.py hand them
+out.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NoReturn
+
+import psycopg
+import pytest
+
+STARTUP_TIMEOUT = 30.0  # seconds; generous for a loaded 2-core CI machine
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip locally, fail on CI: a missing backing service must not pass CI silently."""
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"backing service unavailable on CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    """A port nobody listens on right now (the OS picks it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_until(
+    ready: Callable[[], bool], process: subprocess.Popen[bytes] | None, what: str
+) -> None:
+    """Poll `ready()` until true; give up when the process died or the timeout passed."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{what} exited with status {process.returncode}")
+        if ready():
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{what} not ready after {STARTUP_TIMEOUT:.0f}s")
+
+
+def answers(port: int, request: bytes, expected: bytes) -> bool:
+    """True when a server on the port answers `request` with a reply starting `expected`."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(request)
+            return sock.recv(64).startswith(expected)
+    except OSError:
+        return False
+
+
+@dataclass
+class LocalServer:
+    """A server process on a loopback port that tests can stop and start again.
+
+    The port stays the same across restarts, so a URL handed out before a stop works
+    again after `start()`: that is how the tests check recovery without a restart.
+    """
+
+    name: str
+    argv: list[str]
+    ping: bytes  # a request the server answers once it is ready...
+    pong: bytes  # ...with a reply that starts with this
+    port: int
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            wait_until(lambda: answers(self.port, self.ping, self.pong), self.process, self.name)
+        except RuntimeError:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+
+def redis_server(workdir: Path) -> LocalServer:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server not found on PATH")
+    port = free_port()
+    argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir)]
+    argv += ["--save", "", "--appendonly", "no", "--daemonize", "no"]
+    return LocalServer("redis-server", argv, b"PING\r\n", b"+PONG", port)
+
+
+def memcached_server() -> LocalServer:
+    binary = shutil.which("memcached")
+    if binary is None:
+        raise RuntimeError("memcached not found on PATH")
+    port = free_port()
+    argv = [binary, "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-m", "64"]
+    if os.geteuid() == 0:  # memcached refuses to run as root unless told whom to run as
+        argv += ["-u", "root"]
+    return LocalServer("memcached", argv, b"version\r\n", b"VERSION", port)
+
+
+def started(factory: Callable[[], LocalServer]) -> Iterator[LocalServer]:
+    """Start a server from `factory`; stop it when the caller is done."""
+    try:
+        server = factory()
+        server.start()
+    except (OSError, RuntimeError) as error:
+        unavailable(str(error))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _pg_bindir() -> Path:
+    """The PostgreSQL server binaries: `pg_config --bindir`, else Debian's newest install."""
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=_major_version)
+    if pg_config := shutil.which("pg_config"):
+        bindir = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True)
+        candidates.append(Path(bindir.stdout.strip()))
+    for path in reversed(candidates):
+        if (path / "initdb").exists():
+            return path
+    raise RuntimeError("PostgreSQL server binaries (initdb) not found via pg_config or in /usr/lib")
+
+
+def _major_version(bindir: Path) -> int:
+    return int(bindir.parent.name) if bindir.parent.name.isdigit() else 0
+
+
+def _as_postgres_user(argv: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: drop to the `postgres` user when we are root."""
+    if os.geteuid() != 0:
+        return argv
+    runuser = shutil.which("runuser")
+    if runuser is None:
+        raise RuntimeError("running as root and runuser is missing: cannot start PostgreSQL")
+    return [runuser, "-u", "postgres", "--", *argv]
+
+
+def _pg_ready(url: str) -> bool:
+    try:
+        with psycopg.connect(url, connect_timeout=1):
+            return True
+    except psycopg.Error:
+        return False
+
+
+def _run(argv: list[str]) -> None:
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"{argv[0]} failed: {result.stderr.strip() or result.stdout.strip()}")
+
+
+def postgres_server(workdir: Path) -> Generator[str, None, None]:
+    """initdb + pg_ctl start in workdir; yields a superuser URL; pg_ctl stop at the end."""
+    bindir = _pg_bindir()
+    data, port = workdir / "data", free_port()
+    if os.geteuid() == 0:
+        shutil.chown(workdir, "postgres", "postgres")
+    initdb = [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"]
+    _run(_as_postgres_user([*initdb, "--no-sync", "-E", "UTF8", "--locale=C"]))
+    options = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -F"
+    pg_ctl = [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(workdir / "postgres.log")]
+    _run(_as_postgres_user([*pg_ctl, "-o", options, "-w", "-t", "60", "start"]))
+    try:
+        url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        wait_until(lambda: _pg_ready(url), None, "postgres")
+        yield url
+    finally:
+        stop = _as_postgres_user([*pg_ctl, "-m", "fast", "-w", "stop"])
+        subprocess.run(stop, capture_output=True, check=False)
