@@ -330,6 +330,12 @@ def test_bin_update_reports_rejected_hunks_and_a_clean_merge(tmp_path: Path) -> 
     assert "Paragraph 4, release three.\n" in (project / "docs" / "NOTES.md").read_text()
 
 
+def team_files(repo: Path) -> list[str]:
+    """The project paths copier never updates once they exist (copier.yml's team files)."""
+    config = yaml.safe_load((repo / "copier.yml").read_text(encoding="utf-8"))
+    return [p.replace("{{ project_slug }}", SLUG) for p in config.get("_skip_if_exists", [])]
+
+
 def recorded_releases(path: Path = TEMPLATE / "releases.toml") -> list[tuple[str, str]]:
     """The releases the template records (version, commit), oldest first."""
     record = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -380,11 +386,18 @@ def test_update_from_each_recorded_release_to_head_is_clean(
     repo = history_with_release_tags(tmp_path)
     project = generate(engine, repo, tmp_path, f"v{version}")
     assert answers(project)["_commit"] == f"v{version}"
+    before = tree(project)
     copier.run_update(project, vcs_ref="HEAD", defaults=True, overwrite=True, unsafe=True)
     assert leftovers(project) == []
     fresh = tmp_path / "fresh"
     copier.run_copy(str(repo), fresh, data=DATA, vcs_ref="HEAD", defaults=True, unsafe=True)
-    assert tree(project) == tree(fresh)
+    # The team's files stay as the release made them; every other file is HEAD's.
+    kept = [rel for rel in team_files(repo) if rel in before]
+    after = tree(project)
+    assert {rel: after[rel] for rel in kept} == {rel: before[rel] for rel in kept}
+    assert {k: v for k, v in after.items() if k not in kept} == {
+        k: v for k, v in tree(fresh).items() if k not in kept
+    }
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -403,12 +416,12 @@ def test_a_project_from_unreleased_head_updates_correctly(tmp_path: Path, engine
     assert git(project, "status", "--porcelain") == ""  # refused before touching anything
     # (`--vcs-ref HEAD` from here: test_an_update_without_template_changes_changes_nothing)
 
-    append(repo / ROOT / "README.md", V3_README_LINE)
+    append(repo / ROOT / "docs" / "guide.md", V3_GUIDE_LINE)
     commit_all(repo, "The next release")
     git(repo, "tag", "v999.0.0")
     copier.run_update(project, defaults=True, overwrite=True, unsafe=True)
     assert answers(project)["_commit"] == "v999.0.0"
-    assert (project / "README.md").read_text().endswith(V3_README_LINE)
+    assert (project / "docs" / "guide.md").read_text().endswith(V3_GUIDE_LINE)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
