@@ -26,7 +26,7 @@ UNMARKABLE = {".python-version", "Procfile", "LICENSE", "app.json", "uv.lock"}
 def comment(rel: str) -> str | None:
     """The note as a comment in the file's own syntax; None where there is none."""
     name = rel.rsplit("/", 1)[-1]
-    if name in UNMARKABLE or "_copier_conf" in rel:
+    if name in UNMARKABLE or name.endswith(".json") or "_copier_conf" in rel:
         return None
     if name.endswith(".md"):
         return f"<!-- {NOTE} -->"

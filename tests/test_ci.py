@@ -1,10 +1,12 @@
 """CI and pre-commit of the generated project: the GitHub and GitLab workflows validate
 against their schemas and run everything (tests against real services, the release step
-twice); the text files pass the whitespace hooks; pre-commit passes offline and guards
+twice, the twelve-factor check; the template check on a schedule); renovate.json
+validates; the text files pass the whitespace hooks; pre-commit passes offline and guards
 commits in a synced project."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -77,6 +79,18 @@ def test_github_workflow_validates_and_runs_everything(projects: dict[str, Path]
     [release] = [command for command in runs if "Procfile" in command]
     assert release.count('sh -c "$release"') == 2
     assert "${{ github.ref }}" in path.read_text(encoding="utf-8")  # raw block rendered
+    assert runs[-1] == "bin/admin twelve_factor --live"  # after the release, with its env
+
+
+def test_github_checks_for_template_releases_on_a_schedule(projects: dict[str, Path]) -> None:
+    path = projects["github-k8s-worker"] / ".github/workflows/template-update.yml"
+    result = check_schema("vendor.github-workflows", path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    workflow = load_yaml(path)
+    triggers = workflow[True]  # YAML 1.1 reads the key `on` as true
+    assert triggers["schedule"][0]["cron"] and "workflow_dispatch" in triggers
+    assert [step.get("run") for step in all_steps(workflow)][-1] == "bin/update --check"
+    assert not (projects["gitlab-k8s"] / ".github").exists()
 
 
 def test_gitlab_ci_validates_and_runs_everything(projects: dict[str, Path]) -> None:
@@ -98,6 +112,32 @@ def test_gitlab_ci_validates_and_runs_everything(projects: dict[str, Path]) -> N
     assert test_job["script"][:2] == ["bin/build", "uv run pytest"]
     assert test_job["script"].count('sh -c "$release"') == 2
     assert any("pre-commit run --all-files" in line for line in pipeline["lint"]["script"])
+    assert test_job["script"][-1].startswith("bin/admin twelve_factor --live")
+    check = pipeline["template-update"]
+    assert check["script"] == ["bin/update --check"]
+    assert check["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
+    assert check["allow_failure"] == {"exit_codes": [2]}  # behind: a warning, not a red pipeline
+
+
+@pytest.mark.parametrize("name", RENDERS)
+def test_renovate_config_validates(projects: dict[str, Path], name: str) -> None:
+    path = projects[name] / "renovate.json"
+    result = check_schema("vendor.renovate", path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    config = json.loads(path.read_text(encoding="utf-8"))
+    assert {"copier", "pep621", "github-actions", "dockerfile"} <= set(config["enabledManagers"])
+    assert config["lockFileMaintenance"]["enabled"] is True  # uv.lock refreshed
+    assert config["ignoreScripts"] is False  # copier update --trust: the template's migrations
+
+
+def test_renovate_validation_rejects_a_broken_config(
+    projects: dict[str, Path], tmp_path: Path
+) -> None:
+    """Control: an unknown manager fails the schema check above."""
+    text = (projects["none-awkward"] / "renovate.json").read_text(encoding="utf-8")
+    broken = tmp_path / "renovate.json"
+    broken.write_text(text.replace('"copier",', '"copierr",', 1), encoding="utf-8")
+    assert check_schema("vendor.renovate", broken).returncode != 0
 
 
 @pytest.mark.parametrize(

@@ -77,15 +77,19 @@ BREAKAGES: dict[str, tuple[str, Breakage]] = {
     "a second package": ("I", lambda root: append(root, "src/other/__init__.py", "")),
     "a dependency not in the lock": (
         "II",
-        lambda root: replace(root, "pyproject.toml", "dependencies = [\n", 'dependencies = [\n    "attrs>=20",\n'),
+        lambda root: replace(
+            root, "pyproject.toml", "dependencies = [\n", 'dependencies = [\n    "attrs>=20",\n'
+        ),
     ),
     "a process outside bin/python": (
         "II",
-        lambda root: replace(root, "Procfile", "release: bin/admin", f"release: python -m {PACKAGE}.admin admin"),
+        lambda root: replace(
+            root, "Procfile", "release: bin/admin", f"release: python -m {PACKAGE}.admin admin"
+        ),
     ),
     "an environment read outside the settings": (
         "III",
-        lambda root: append(root, f"{SRC}/api.py", "\nimport os\n\nDEBUG = os.getenv('DEBUG')\n"),
+        lambda root: append(root, f"{SRC}/demo.py", "\nimport os\n\nDEBUG = os.getenv('DEBUG')\n"),
     ),
     "an environment read in an admin task": (
         "III",
@@ -101,7 +105,7 @@ BREAKAGES: dict[str, tuple[str, Breakage]] = {
     ),
     "a service address in the code": (
         "IV",
-        lambda root: append(root, f"{SRC}/api.py", '\nCACHE = "redis://localhost:6379/0"\n'),
+        lambda root: append(root, f"{SRC}/demo.py", '\nCACHE = "redis://localhost:6379/0"\n'),
     ),
     "a URL setting with a default": (
         "IV",
@@ -111,11 +115,13 @@ BREAKAGES: dict[str, tuple[str, Breakage]] = {
     ),
     "no release step": (
         "V",
-        lambda root: replace(root, "Procfile", "release: bin/admin migrate", "release: bin/admin console"),
+        lambda root: replace(
+            root, "Procfile", "release: bin/admin migrate", "release: bin/admin console"
+        ),
     ),
     "the web importing the migration tool": (
         "V",
-        lambda root: append(root, f"{SRC}/api.py", "\nimport alembic  # noqa\n"),
+        lambda root: append(root, f"{SRC}/demo.py", "\nimport alembic  # noqa\n"),
     ),
     "no build step in the image": (
         "V",
@@ -123,11 +129,13 @@ BREAKAGES: dict[str, tuple[str, Breakage]] = {
     ),
     "the web writing local files": (
         "VI",
-        lambda root: append(root, f"{SRC}/api.py", '\nopen("var/visits.txt", "a")\n'),
+        lambda root: append(root, f"{SRC}/demo.py", '\nopen("var/visits.txt", "a")\n'),
     ),
     "a fixed port": (
         "VII",
-        lambda root: replace(root, f"{SRC}/web.py", "[bind_address(settings.port)]", '["0.0.0.0:8000"]'),
+        lambda root: replace(
+            root, f"{SRC}/web.py", "[bind_address(settings.port)]", '["0.0.0.0:8000"]'
+        ),
     ),
     "a program with no process type": (
         "VIII",
@@ -147,7 +155,9 @@ BREAKAGES: dict[str, tuple[str, Breakage]] = {
     ),
     "a log file": (
         "XI",
-        lambda root: append(root, f"{SRC}/api.py", '\nimport logging\n\nlogging.FileHandler("app.log")\n'),
+        lambda root: append(
+            root, f"{SRC}/demo.py", '\nimport logging\n\nlogging.FileHandler("app.log")\n'
+        ),
     ),
     "an admin task bin/admin cannot run": (
         "XII",

@@ -63,7 +63,9 @@ class Verdict:
     evidence: str
 
     def line(self) -> str:
-        return f"{self.factor:>4}  {self.title:<20} {'ok' if self.ok else 'FAIL':<4}  {self.evidence}"
+        return (
+            f"{self.factor:>4}  {self.title:<20} {'ok' if self.ok else 'FAIL':<4}  {self.evidence}"
+        )
 
 
 def fail_on(problems: list[str]) -> None:
@@ -143,32 +145,33 @@ class Project:
 
     @cached_property
     def settings_classes(self) -> dict[Path, list[ast.ClassDef]]:
-        """The classes built on BaseSettings, directly or through each other (config.py's
-        Settings extends the service's ServiceSettings of settings.py), by module."""
-        trees = {path: self.tree(path) for path in self.python_files(f"src/{self.package}")}
+        """Module -> its classes that are pydantic BaseSettings, directly or through another
+        settings class of the package (so a settings base class in its own module counts)."""
+        classes = [
+            (path, node)
+            for path in self.python_files(f"src/{self.package}")
+            for node in ast.walk(self.tree(path))
+            if isinstance(node, ast.ClassDef)
+        ]
         names, found = {"BaseSettings"}, dict[Path, list[ast.ClassDef]]()
-        grown = True
-        while grown:
-            grown = False
-            for path, tree in trees.items():
-                for node in tree.body:
-                    if isinstance(node, ast.ClassDef) and node.name not in names and names & {
-                        base.id for base in node.bases if isinstance(base, ast.Name)
-                    }:
-                        names.add(node.name)
-                        found.setdefault(path, []).append(node)
-                        grown = True
-        if not any(cls.name == "Settings" for classes in found.values() for cls in classes):
-            raise Failed(f"no module of src/{self.package} defines a Settings(BaseSettings)")
+        while True:
+            new = [
+                (path, node)
+                for path, node in classes
+                if node.name not in names and {names_used(b) for b in node.bases} & names
+            ]
+            if not new:
+                break
+            for path, node in new:
+                names.add(node.name)
+                found.setdefault(path, []).append(node)
+        if not found:
+            raise Failed(f"no module of src/{self.package} defines a BaseSettings class")
         return found
-
-    @property
-    def settings_modules(self) -> list[Path]:
-        return sorted(self.settings_classes)
 
     @cached_property
     def settings(self) -> dict[str, ast.AnnAssign]:
-        """Environment variable name -> the field's declaration in the settings classes."""
+        """Environment variable name -> the field's declaration in a settings class."""
         return {
             node.target.id.upper(): node
             for classes in self.settings_classes.values()
@@ -287,11 +290,15 @@ def environment_reads(project: Project, path: Path) -> Iterator[str]:
 
 def config(project: Project) -> str:
     """III: config in the environment, read in one place, every variable documented."""
-    modules = project.settings_modules
+    settings_modules = set(project.settings_classes)
     scanned = [
-        path for path in project.python_files("src", "admin", "migrations") if path not in modules
+        path
+        for path in project.python_files("src", "admin", "migrations")
+        if path not in settings_modules
     ]
-    problems = [f"{read} outside the settings" for p in scanned for read in environment_reads(project, p)]
+    problems = [
+        f"{read} outside the settings" for p in scanned for read in environment_reads(project, p)
+    ]
     documented = set(re.findall(r"^([A-Z][A-Z0-9_]*)=", project.text(".env.example"), re.M))
     declared = set(project.settings)
     if declared - documented:
@@ -299,9 +306,10 @@ def config(project: Project) -> str:
     if documented - declared:
         problems.append(f".env.example lists unknown {', '.join(sorted(documented - declared))}")
     fail_on(problems)
+    readers = ", ".join(sorted(rel(path, project.root) for path in settings_modules))
     return (
-        f"only {' and '.join(rel(m, project.root) for m in modules)} read the environment "
-        f"({len(scanned)} other modules scanned); .env.example = the {len(declared)} settings"
+        f"environment read only by {readers} ({len(scanned)} other modules scanned); "
+        f".env.example = the {len(declared)} settings"
     )
 
 
@@ -326,7 +334,9 @@ def backing_services(project: Project) -> str:
     """IV: backing services are attached resources, named by URL settings."""
     urls = sorted(name for name in project.settings if name.endswith("_URL"))
     problems = [] if urls else ["no *_URL setting attaches a backing service"]
-    problems += [f"{name} has a default in the code" for name in urls if has_default(project.settings[name])]
+    problems += [
+        f"{name} has a default in the code" for name in urls if has_default(project.settings[name])
+    ]
     code = project.python_files("src", "admin", "migrations")
     problems += [
         f"{place} hard-codes {value.split('://')[0]}://"
@@ -359,14 +369,20 @@ def build_release_run(project: Project) -> str:
             tree = project.tree(path)
             package = project.package
             if any(m.split(".")[0] == "alembic" for m in imported_modules(tree, package)):
-                problems.append(f"the {process} process imports migrations ({rel(path, project.root)})")
+                problems.append(
+                    f"the {process} process imports migrations ({rel(path, project.root)})"
+                )
     fail_on(problems)
     return f"bin/build in the Dockerfile and build hook; migrations only in release: {release}"
 
 
 def build_module(project: Project) -> Path | None:
     """The module bin/build runs; its writes happen at build time."""
-    match = re.search(r"-m\s+([\w.]+)", project.text("bin/build")) if project.exists("bin/build") else None
+    match = (
+        re.search(r"-m\s+([\w.]+)", project.text("bin/build"))
+        if project.exists("bin/build")
+        else None
+    )
     return project.module(match.group(1)) if match else None
 
 
@@ -379,7 +395,11 @@ def disk_writes(project: Project, path: Path) -> Iterator[str]:
             yield f"{where(project, path, node)} {name}()"
         elif name == "open" and isinstance(node.func, ast.Name):
             modes = [a.value for a in node.args[1:2] if isinstance(a, ast.Constant)]
-            modes += [k.value.value for k in node.keywords if k.arg == "mode" and isinstance(k.value, ast.Constant)]
+            modes += [
+                k.value.value
+                for k in node.keywords
+                if k.arg == "mode" and isinstance(k.value, ast.Constant)
+            ]
             if any(isinstance(m, str) and set(m) & set("wax+") for m in modes):
                 yield f"{where(project, path, node)} open({modes[0]!r})"
 
@@ -429,7 +449,11 @@ def declared_processes(project: Project) -> dict[str, set[str]]:
             declared[f"Kubernetes {kind}s"] = {
                 match.group(1)
                 for path in kubernetes.glob("*.yaml")
-                for match in re.finditer(rf"^kind: {kind}\n(?:.*\n)*?  name: \S+?-(\w+)$", path.read_text(encoding="utf-8"), re.M)
+                for match in re.finditer(
+                    rf"^kind: {kind}\n(?:.*\n)*?  name: \S+?-(\w+)$",
+                    path.read_text(encoding="utf-8"),
+                    re.M,
+                )
             }
     return declared
 
@@ -500,7 +524,9 @@ def parity(project: Project) -> str:
     if image is None or python_minor(image.group(1)) != local:
         problems.append(f"the Dockerfile's Python is not .python-version's {local}")
     compose = project.text("compose.yaml") if project.exists("compose.yaml") else ""
-    addons = json.loads(project.text("app.json")).get("addons", []) if project.exists("app.json") else []
+    addons = (
+        json.loads(project.text("app.json")).get("addons", []) if project.exists("app.json") else []
+    )
     for addon in addons:
         kind = str(addon.get("plan", "")).removeprefix("heroku-").split(":")[0].removesuffix("ql")
         if not re.search(rf"^\s+image: {kind}", compose, re.M):
