@@ -46,11 +46,11 @@ UNRELEASED_WARNING = "not a release tag"  # the post-gen hook, under cookiecutte
 NOTES = "# Notes for {{ cookiecutter.project_name }}\n\n" + "".join(
     f"Paragraph {n}.\n" for n in range(1, 7)
 )
-TEAM_README_LINE = "Local note kept by the team.\n"
+TEAM_GUIDE_LINE = "Local note kept by the team.\n"
 TEAM_NOTES_LINE = "Team line.\n"
 TEAM_NOTES_EDIT = "Paragraph 4, as the team put it.\n"
-V2_README_LINE = "Release two line for {{ cookiecutter.project_slug }}.\n"
-V3_README_LINE = "Release three footer.\n"
+V2_GUIDE_LINE = "Release two line for {{ cookiecutter.project_slug }}.\n"
+V3_GUIDE_LINE = "Release three footer.\n"
 MIGRATION = """\
   - version: v2
     command: ["{{ _copier_python }}", "{{ _copier_conf.src_path }}/hooks/migrate.py",
@@ -156,11 +156,11 @@ def add_migration(repo: Path) -> None:
 def release_v2(repo: Path) -> None:
     """A changed file, a new file with a new question, and a file moved by a migration."""
     project = repo / ROOT
-    readme = project / "README.md"
-    title, rest = readme.read_text(encoding="utf-8").split("\n", 1)
-    readme.write_text(f"{title}\n{V2_README_LINE}{rest}", encoding="utf-8")
+    guide = project / "docs" / "guide.md"  # a template-owned file
+    title, rest = guide.read_text(encoding="utf-8").split("\n", 1)
+    guide.write_text(f"{title}\n{V2_GUIDE_LINE}{rest}", encoding="utf-8")
     add_question(repo, "support_url", "https://support.example.invalid/")
-    (project / "docs").mkdir()
+    (project / "docs").mkdir(exist_ok=True)
     (project / "docs" / "support.md").write_text("Support: {{ cookiecutter.support_url }}\n")
     git(repo, "mv", f"{ROOT}/NOTES.md", f"{ROOT}/docs/NOTES.md")
     edit(project / "docs" / "NOTES.md", "Paragraph 1.\n", "Paragraph 1, revised in v2.\n")
@@ -177,7 +177,7 @@ def release_v2(repo: Path) -> None:
 def release_v3(repo: Path) -> None:
     """Edits the line the team edited in the notes; adds a line where theirs was added."""
     edit(repo / ROOT / "docs" / "NOTES.md", "Paragraph 4.\n", "Paragraph 4, release three.\n")
-    append(repo / ROOT / "README.md", V3_README_LINE)
+    append(repo / ROOT / "docs" / "guide.md", V3_GUIDE_LINE)
     commit_all(repo, "v3")
     git(repo, "tag", "v3")
 
@@ -260,7 +260,7 @@ def test_update_merges_a_release_and_keeps_the_teams_work(
     assert GENERATED_MESSAGE in generated.out  # one-time message on copy
     assert UNRELEASED_WARNING not in generated.err  # made from a release tag
     assert answers(project)["_commit"] == "v1"
-    append(project / "README.md", TEAM_README_LINE)
+    append(project / "docs" / "guide.md", TEAM_GUIDE_LINE)
     edit(project / "NOTES.md", "Paragraph 4.\n", TEAM_NOTES_EDIT)
     append(project / "NOTES.md", TEAM_NOTES_LINE)
     (project / "ops").mkdir()
@@ -278,9 +278,9 @@ def test_update_merges_a_release_and_keeps_the_teams_work(
     record = answers(project)
     assert record["_commit"] == "v2"
     assert record["support_url"] == "https://support.example.invalid/"
-    readme = (project / "README.md").read_text()
-    assert f"Release two line for {SLUG}.\n" in readme
-    assert readme.endswith(TEAM_README_LINE)
+    guide = (project / "docs" / "guide.md").read_text()
+    assert f"Release two line for {SLUG}.\n" in guide
+    assert guide.endswith(TEAM_GUIDE_LINE)
     assert (project / "docs" / "support.md").read_text() == (
         "Support: https://support.example.invalid/\n"
     )
@@ -304,14 +304,16 @@ def test_update_merges_a_release_and_keeps_the_teams_work(
 
     conflicted = bin_update(project, "--defaults")
     assert conflicted.returncode == 1, conflicted.stdout + conflicted.stderr
-    assert "conflicts with your changes in:\n  README.md\n  docs/NOTES.md\n" in (conflicted.stderr)
+    assert "conflicts with your changes in:\n  docs/NOTES.md\n  docs/guide.md\n" in (
+        conflicted.stderr
+    )
     assert answers(project)["_commit"] == "v3"
 
 
 def test_bin_update_reports_rejected_hunks_and_a_clean_merge(tmp_path: Path) -> None:
     repo = release_v1(tmp_path)
     project = generate("copier", repo, tmp_path, "v1")
-    append(project / "README.md", TEAM_README_LINE)
+    append(project / "docs" / "guide.md", TEAM_GUIDE_LINE)
     commit_all(project, "Team edit")
     release_v2(repo)
 
@@ -324,8 +326,14 @@ def test_bin_update_reports_rejected_hunks_and_a_clean_merge(tmp_path: Path) -> 
     release_v3(repo)
     rejected = bin_update(project, "--defaults", "--conflict", "rej")
     assert rejected.returncode == 1, rejected.stdout + rejected.stderr
-    assert "  ./README.md.rej\n" in rejected.stderr
+    assert "  ./docs/guide.md.rej\n" in rejected.stderr
     assert "Paragraph 4, release three.\n" in (project / "docs" / "NOTES.md").read_text()
+
+
+def team_files(repo: Path) -> list[str]:
+    """The project paths copier never updates once they exist (copier.yml's team files)."""
+    config = yaml.safe_load((repo / "copier.yml").read_text(encoding="utf-8"))
+    return [p.replace("{{ project_slug }}", SLUG) for p in config.get("_skip_if_exists", [])]
 
 
 def recorded_releases(path: Path = TEMPLATE / "releases.toml") -> list[tuple[str, str]]:
@@ -378,11 +386,18 @@ def test_update_from_each_recorded_release_to_head_is_clean(
     repo = history_with_release_tags(tmp_path)
     project = generate(engine, repo, tmp_path, f"v{version}")
     assert answers(project)["_commit"] == f"v{version}"
+    before = tree(project)
     copier.run_update(project, vcs_ref="HEAD", defaults=True, overwrite=True, unsafe=True)
     assert leftovers(project) == []
     fresh = tmp_path / "fresh"
     copier.run_copy(str(repo), fresh, data=DATA, vcs_ref="HEAD", defaults=True, unsafe=True)
-    assert tree(project) == tree(fresh)
+    # The team's files stay as the release made them; every other file is HEAD's.
+    kept = [rel for rel in team_files(repo) if rel in before]
+    after = tree(project)
+    assert {rel: after[rel] for rel in kept} == {rel: before[rel] for rel in kept}
+    assert {k: v for k, v in after.items() if k not in kept} == {
+        k: v for k, v in tree(fresh).items() if k not in kept
+    }
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -401,12 +416,12 @@ def test_a_project_from_unreleased_head_updates_correctly(tmp_path: Path, engine
     assert git(project, "status", "--porcelain") == ""  # refused before touching anything
     # (`--vcs-ref HEAD` from here: test_an_update_without_template_changes_changes_nothing)
 
-    append(repo / ROOT / "README.md", V3_README_LINE)
+    append(repo / ROOT / "docs" / "guide.md", V3_GUIDE_LINE)
     commit_all(repo, "The next release")
     git(repo, "tag", "v999.0.0")
     copier.run_update(project, defaults=True, overwrite=True, unsafe=True)
     assert answers(project)["_commit"] == "v999.0.0"
-    assert (project / "README.md").read_text().endswith(V3_README_LINE)
+    assert (project / "docs" / "guide.md").read_text().endswith(V3_GUIDE_LINE)
 
 
 @pytest.mark.parametrize("engine", ENGINES)

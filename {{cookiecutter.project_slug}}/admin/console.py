@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Interactive Python console with the settings and the database ready.
 
 With a terminal it is IPython when installed, else the standard console. Without one

@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Example one-off data fix: delete unusable session rows (dry run unless --apply).
 
 A row is unusable when its data is not a JSON object (the store only ever writes JSON

@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Apply pending database migrations (idempotent; safe when two releases race).
 
 Runs as the Procfile's `release:` line, so on every deploy and config change: when the

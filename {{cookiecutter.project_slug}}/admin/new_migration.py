@@ -1,8 +1,10 @@
-"""Write a new migration script from the changes to the tables declared in db.py.
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
+"""Write a new migration script from your changes to the tables declared in tables.py.
 
-Edit the tables in src/<package>/db.py, run `bin/admin migrate` (the database must be at
-the newest revision), then `bin/admin new_migration "add users table"`: alembic compares
-the database with db.py and writes migrations/versions/<number>_<message>.py. Read it and
+Edit the tables in src/<package>/tables.py, run `bin/admin migrate` (the database must be
+at the newest revision), then `bin/admin new_migration "add users table"`: alembic compares
+the database with the declared tables and writes migrations/service/<number>_<message>.py
+(the service's own branch; the template's migrations stay in migrations/versions/). Read it and
 adjust it before committing (autogenerate misses renames, for example). For releases
 that must keep working while old processes still run, split a change into expand (add)
 and contract (remove later) migrations.

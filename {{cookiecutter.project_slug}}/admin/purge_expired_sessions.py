@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Delete expired sessions from a database session store (rows past expires_at).
 
 Redis and Memcached expire sessions by themselves; with a SQL session store, expired rows

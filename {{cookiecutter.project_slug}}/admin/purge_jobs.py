@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Delete finished background jobs (done or failed) older than --days from the jobs table.
 
 The worker keeps every job it finished, with its error when it failed, so you can look

@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Check the project against the twelve factors: one line per factor, exit 1 if any fails.
 
 The checks read the project's files as they stand (see the twelve_factor module of the

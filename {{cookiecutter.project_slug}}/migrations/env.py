@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Alembic environment, configured from code by the migrator module (no alembic.ini).
 
 Run migrations with `bin/admin migrate`: it opens the connection, takes the migration
@@ -7,7 +8,7 @@ lock and the transaction, and hands the connection over in config.attributes.
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from {{ cookiecutter.project_slug }}.db import metadata
+from {{ cookiecutter.project_slug }}.tables import metadata  # the template's tables and yours
 
 
 def run_migrations() -> None:

@@ -1,3 +1,4 @@
+## Template file: updates (bin/update) replace it; README.md says where your changes go.
 """${message}
 
 Revision ID: ${up_revision}

@@ -1,3 +1,4 @@
+// Template file: updates (bin/update) replace it; README.md says where your changes go.
 // The demo page: counts visits in the server-side session through the JSON API.
 const output = document.querySelector("#visits");
 

@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Fixtures: real backing services, and the app's build output.
 
 Each server comes from TEST_REDIS_URL / TEST_MEMCACHED_URL / TEST_DATABASE_URL when set

@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Test-only endpoints; production code has none of them and no switch for them.
 
 `session` drives the session API itself (read, change, rotate the ID, end), so the

@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """What the tests share beside fixtures: the project's processes, settings and a browser.
 
 - `procfile()` and `process_command()`: the Procfile, read one way.

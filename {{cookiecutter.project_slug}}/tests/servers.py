@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Backing servers for the tests: Redis, Memcached and PostgreSQL from the machine's binaries.
 
 Each one runs on a free loopback port in a temp folder. A server that cannot be had skips

@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """bin/admin and the admin tasks, run as an operator runs them: as processes, against
 real SQLite and PostgreSQL databases."""
 
@@ -80,8 +81,8 @@ def test_bad_configuration_fails_like_the_web_process() -> None:
 
 
 def readme_task_example() -> str:
-    """The example task of the README's "Adding a task" (so the README stays true)."""
-    readme = (ROOT / "README.md").read_text()
+    """The example task of the guide's "Adding a task" (so the guide stays true)."""
+    readme = (ROOT / "docs" / "guide.md").read_text()
     start = readme.index("```python\n", readme.index("**Adding a task:**")) + len("```python\n")
     return readme[start : readme.index("```", start)]
 

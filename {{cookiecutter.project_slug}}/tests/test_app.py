@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """The web app: /healthz, JSON errors that never leak internals, request IDs, and one JSON
 log line per request on stdout.
 """

@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Static assets: fingerprinted by the build step, served immutable, required at start."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """The conftest fixtures hand out real, working servers (the other tests rely on it)."""
 
 from __future__ import annotations

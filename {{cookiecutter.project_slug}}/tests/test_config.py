@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Settings come from environment variables only, are validated once, and a bad or missing
 variable stops the process with one message naming every bad variable, values never shown.
 """

@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """The demo: the page at / and its session endpoints, through the real app, on every store."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """.env.example documents exactly the variables Settings reads, and its embedded defaults
 run the service on one machine with nothing installed (SQLite under var/).
 """

@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Every endpoint of the OpenAPI schema, fuzzed: schemathesis generates valid and invalid
 requests from /openapi.json and runs every one of its checks on each answer (no 5xx,
 status codes and bodies as documented, a truthful Allow header, ...), plus one of ours:

@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """SECRET_KEY rotation: a cookie signed with a key listed in SECRET_KEY_FALLBACKS still
 opens its session and comes back signed with SECRET_KEY; once the old key leaves the
 list, a cookie signed with it opens nothing. Against a real Redis session store.

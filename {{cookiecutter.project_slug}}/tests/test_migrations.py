@@ -1,6 +1,7 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """`bin/admin migrate` against real SQLite and PostgreSQL databases: it applies the
 schema, a rerun is a no-op, racing releases apply it once, and the migrations build
-exactly the tables that db.py declares."""
+exactly the tables that db.py and tables.py declare."""
 
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Column, Integer, Table, inspect
 
 from {{ cookiecutter.project_slug }} import migrator
-from {{ cookiecutter.project_slug }}.db import create_sync_engine, metadata
+from {{ cookiecutter.project_slug }}.db import create_sync_engine
 from {{ cookiecutter.project_slug }}.migrator import LOCK_KEY, head_revisions
+from {{ cookiecutter.project_slug }}.tables import metadata
 
 from helpers import ROOT, process_env
 
@@ -59,7 +61,7 @@ def test_migrate_applies_the_schema_and_a_rerun_is_a_no_op(database_url: str) ->
     assert "Running upgrade" not in second.stdout
 
 
-def test_migrations_build_exactly_the_tables_of_db_py(database_url: str) -> None:
+def test_migrations_build_exactly_the_declared_tables(database_url: str) -> None:
     assert migrate(database_url).returncode == 0
     engine = create_sync_engine(database_url)
     try:
@@ -142,18 +144,31 @@ def test_an_unreachable_database_fails_clearly_without_a_traceback() -> None:
     assert "hunter2" not in result.stdout + result.stderr
 
 
-def test_new_migration_writes_what_changed_in_db_py(
+def test_new_migration_writes_the_services_migrations_on_their_own_branch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_database_url: str
 ) -> None:
     migrations = shutil.copytree(migrator.MIGRATIONS, tmp_path / "migrations")
+    shutil.rmtree(migrations / "service", ignore_errors=True)  # start the service's branch
     monkeypatch.setattr(migrator, "MIGRATIONS", migrations)  # leave the project's own alone
     migrator.upgrade(sqlite_database_url)
-    gadgets = Table("gadgets", metadata, Column("id", Integer, primary_key=True))
+    template_heads = head_revisions()
+    written, tables = [], []
     try:
-        path = migrator.new_revision(sqlite_database_url, "add gadgets")
+        for name in ("gadgets", "widgets"):
+            tables.append(Table(name, metadata, Column("id", Integer, primary_key=True)))
+            written.append(migrator.new_revision(sqlite_database_url, f"add {name}"))
+            migrator.upgrade(sqlite_database_url)
     finally:
-        metadata.remove(gadgets)
-    assert path == migrations / "versions" / "0003_add_gadgets.py"
-    assert 'op.create_table(\n        "gadgets",' in path.read_text()  # ruff-formatted
-    assert migrator.upgrade(sqlite_database_url).after == ("0003",)
-    assert "gadgets" in inspect(create_sync_engine(sqlite_database_url)).get_table_names()
+        for table in tables:
+            metadata.remove(table)
+    first, second = written
+    assert first == migrations / "service" / "service_0001_add_gadgets.py"
+    assert second == migrations / "service" / "service_0002_add_widgets.py"
+    assert 'op.create_table(\n        "gadgets",' in first.read_text()  # ruff-formatted
+    # The first starts the service's branch from the base; the next follows it.
+    assert "down_revision: str | None = None" in first.read_text()
+    assert 'branch_labels: str | Sequence[str] | None = ("service",)' in first.read_text()
+    assert 'down_revision: str | None = "service_0001"' in second.read_text()
+    assert head_revisions() == (*template_heads, "service_0002")
+    names = inspect(create_sync_engine(sqlite_database_url)).get_table_names()
+    assert {"gadgets", "widgets"} <= set(names)

@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Every process type runs through bin/python, the project's one interpreter entrypoint,
 and bin/python finds the right interpreter from any directory.
 """

@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Behind proxies and in browsers: security headers on every response, ALLOWED_HOSTS,
 API_DOCS, a truthful 405, and X-Forwarded-Proto believed only from FORWARDED_ALLOW_IPS
 (the real web command, on a real socket).

@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Share-nothing, end to end: real web processes (the Procfile's command) on every store.
 
 Two processes serve one user alternately; then every process is SIGKILLed and a new one

@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Session IDs and the signed cookie value."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """The session rules, each against every real store.
 
 Most tests here use the test-only session routes (tests/extra_routes.py) behind

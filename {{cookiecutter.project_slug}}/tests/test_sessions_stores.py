@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Every session store against its real server: the contract the middleware relies on."""
 
 from __future__ import annotations

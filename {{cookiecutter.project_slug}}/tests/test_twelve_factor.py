@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """`bin/admin twelve_factor`: the project passes, and each rule catches its own breakage.
 
 Every breaking test edits a copy of this project (in a fresh git repository) the way a

@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """The web process as the platform runs it: the Procfile's web command, as a subprocess.
 
 It binds PORT, answers /healthz, and on SIGTERM stops accepting connections, lets the

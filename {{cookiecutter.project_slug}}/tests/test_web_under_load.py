@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """SIGTERM under load, as a deploy does it: the Procfile's web command with 2 workers and
 Redis sessions, 16 keep-alive clients counting visits in their sessions, then SIGTERM.
 No request sent before the signal may fail, and the process exits 0 within 25 s.

@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """The worker on real databases (SQLite and PostgreSQL): as a process, it runs queued jobs
 and on SIGTERM finishes the job in hand and exits 0; in process (short leases and grace
 periods, so it takes seconds), a job that outlives its lease runs once, a failing job is

@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Sessions table of the database session store.
 
 Revision ID: 0001

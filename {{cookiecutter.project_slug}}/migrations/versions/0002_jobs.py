@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Jobs table: the background job queue (used when the project has a worker).
 
 Revision ID: 0002

@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Runs the one-off admin tasks of the project's admin/ folder (twelve-factor XII).
 
 `bin/admin [task] [args]` execs `bin/python -m <package>.admin <admin folder> [task] [args]`,

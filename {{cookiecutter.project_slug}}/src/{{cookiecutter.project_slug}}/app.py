@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """The web application: `create_app(settings)` builds it; nothing happens at import time.
 
 FastAPI validates requests from type hints (a bad request gets a 422 JSON body naming the
@@ -15,7 +16,7 @@ from fastapi.exception_handlers import http_exception_handler
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from . import assets, demo, sessions
+from . import assets, routes, sessions
 from .config import Settings
 from .request_log import RequestLogMiddleware
 from .security import AllowedHosts, SecurityHeaders
@@ -49,9 +50,10 @@ def create_app(settings: Settings) -> FastAPI:
     document_body_errors(app)
     app.include_router(health)
 
-    # Feature routers and their middleware go here (added before RequestLogMiddleware, so
-    # that it tags, logs and guards every request; only SecurityHeaders wraps it).
-    app.include_router(demo.router)  # the demo: the page at / and /api/*
+    # The service's own routers and middleware (routes.py, the team's file). Added before
+    # the sessions and RequestLogMiddleware, so those tag, log and guard every request;
+    # only SecurityHeaders wraps them.
+    routes.install(app, settings)
     sessions.install(app, settings)  # server-side sessions in SESSION_STORE_URL
     assets.install(app)  # build/static/ from bin/build, served under /static/
 

@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Static assets: fingerprinted at build time, served with far-future cache headers.
 
 `bin/build` (`python -m <package>.assets build`) copies static/ to build/static/, renames

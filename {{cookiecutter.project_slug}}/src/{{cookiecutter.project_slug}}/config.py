@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Configuration: environment variables only, validated once at start-up (twelve-factor III).
 
 Every setting is its own variable; there is no named-environment switch. A process calls
@@ -28,10 +29,11 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from .db import SCHEMES as DATABASE_SCHEMES
 from .sessions.stores import SCHEMES as SESSION_STORE_SCHEMES
+from .settings import ServiceSettings
 
 # src/<package>/config.py -> the project root, where bin/setup writes .env. An installed
 # (non-editable) package finds no .env there, which is right: production has none.
@@ -129,8 +131,12 @@ Addresses = Annotated[
 Hosts = Annotated[list[str], NoDecode, BeforeValidator(_comma_separated), AfterValidator(_hosts)]
 
 
-class Settings(BaseSettings):
-    """The service's whole configuration; field `foo_bar` is read from `FOO_BAR`."""
+class Settings(ServiceSettings):
+    """The service's whole configuration; field `foo_bar` is read from `FOO_BAR`.
+
+    The template's settings are declared here; the service's own are inherited from
+    `ServiceSettings` (settings.py), so both are validated and reported together.
+    """
 
     model_config = SettingsConfigDict(
         env_file=ENV_FILE,

@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Database access: SQLAlchemy engines built from DATABASE_URL-style URLs.
 
 A backing service is attached by URL (twelve-factor IV): `sqlite:///var/db.sqlite3` for

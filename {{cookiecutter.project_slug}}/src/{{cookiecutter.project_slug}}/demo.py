@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """The demo: a page at / and the session endpoints it calls (a visit counter, a login).
 
 The endpoints show the session API a real feature would use: read (`GET /api/visits`

@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Logs: one JSON object per line on stdout (twelve-factor XI).
 
 The process never routes or stores its logs; the platform collects stdout. Each line has

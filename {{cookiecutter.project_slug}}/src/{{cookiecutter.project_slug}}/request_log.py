@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """The request log: an ID for every request, one log line each, and a JSON 500 on a crash.
 
 Pure ASGI (no BaseHTTPMiddleware): it does not buffer bodies, works with streaming

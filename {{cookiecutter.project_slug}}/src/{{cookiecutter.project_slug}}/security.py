@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Browser-facing protections, as pure ASGI middleware (see request_log.py for why).
 
 - `SecurityHeaders`: every response gets X-Content-Type-Options, Referrer-Policy,

@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """The project checked against the twelve factors: `bin/admin twelve_factor [--live]`.
 
 Each factor is one small check over the project's files as they stand (Python read with

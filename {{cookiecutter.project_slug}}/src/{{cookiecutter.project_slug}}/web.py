@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """The web process (`web:` in the Procfile): `bin/python -m <package>.web`.
 
 gunicorn supervises WEB_CONCURRENCY uvicorn workers bound to PORT on all interfaces. It

@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """The worker process (`worker:` in the Procfile): runs background jobs from the database.
 
 The queue is the `jobs` table of DATABASE_URL (db.py), so there is no broker to run, and a

@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Test-only: gives the real web process the routes of tests/extra_routes.py.
 
 Tests that run the Procfile's web command put this folder and tests/ on PYTHONPATH;

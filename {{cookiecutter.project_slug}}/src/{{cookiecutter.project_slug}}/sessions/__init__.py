@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Server-side sessions: a signed random ID in the cookie, the data in a backing store.
 
     install(app, settings)  # in create_app: the store from SESSION_STORE_URL + the middleware

@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """The database session stores: the `sessions` table in PostgreSQL (asyncpg) or SQLite.
 
 The table is db.py's, created by `bin/admin migrate`; expired rows are ignored on read and

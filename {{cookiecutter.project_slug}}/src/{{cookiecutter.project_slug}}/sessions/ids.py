@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Session IDs and the signed cookie value that carries them.
 
 An ID is 256 random bits from `secrets` (the OS CSPRNG). The cookie holds `<id>.<mac>`,

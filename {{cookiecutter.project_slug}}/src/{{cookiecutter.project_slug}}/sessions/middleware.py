@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Server-side sessions as a pure ASGI middleware (modelled on Starlette's SessionMiddleware).
 
 The cookie carries only a signed, random session ID; the data lives in the store. Rules

@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """A lean, pipelining Redis connection for the session store's three commands.
 
 Why not redis-py's asyncio client: profiled in the web process, its work per command

@@ -1,3 +1,4 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Session stores: where session records live, chosen at run time by SESSION_STORE_URL.
 
     redis://, rediss://     Redis (redis_client.py, hiredis): SET EX, GETEX for sliding expiry
