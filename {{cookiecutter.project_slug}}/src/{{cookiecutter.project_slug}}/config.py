@@ -163,9 +163,9 @@ class Settings(ServiceSettings):
     # rediss:// only: false accepts a self-signed certificate (Heroku Redis), still encrypted.
     session_store_tls_verify: bool = True
     # Proxies whose X-Forwarded-Proto/-For are believed (the client's scheme and address).
-    forwarded_allow_ips: Addresses = ["127.0.0.1", "::1"]
+    forwarded_allow_ips: Addresses = Field(default_factory=lambda: ["127.0.0.1", "::1"])
     # Host headers served; empty serves any (a platform router checks them already).
-    allowed_hosts: Hosts = []
+    allowed_hosts: Hosts = Field(default_factory=list)
     api_docs: bool = True  # /docs, /redoc and /openapi.json
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
