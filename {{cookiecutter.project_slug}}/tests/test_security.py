@@ -6,8 +6,6 @@ API_DOCS, a truthful 405, and X-Forwarded-Proto believed only from FORWARDED_ALL
 
 from __future__ import annotations
 
-import os
-import shlex
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -19,12 +17,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from {{ cookiecutter.project_slug }}.app import create_app
-from {{ cookiecutter.project_slug }}.config import Settings
 
-from helpers import make_settings
+from helpers import ROOT, make_settings, process_command, process_env
 from servers import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
 BOOT_LIMIT = 60.0  # seconds: a bound for a loaded CI machine, not a benchmark
 SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
@@ -129,30 +125,21 @@ def test_a_body_that_is_not_utf8_is_a_documented_400(tmp_path: Path) -> None:
     assert "400" in operation["responses"]
 
 
-def web_command() -> list[str]:
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        name, _, command = line.partition(":")
-        if name == "web":
-            return shlex.split(command)
-    raise AssertionError("the Procfile has no web process")
-
-
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Callable[..., str]]:
     processes: list[subprocess.Popen[bytes]] = []
 
     def start(**values: str) -> str:
         port = free_port()
-        env = {k: v for k, v in os.environ.items() if k.lower() not in Settings.model_fields}
-        env.update(
+        env = process_env(
+            f"sqlite:///{tmp_path}/db.sqlite3",
             PORT=str(port),
             WEB_CONCURRENCY="1",
-            SECRET_KEY="p" * 40,
-            DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3",
             SESSION_STORE_URL=f"sqlite:///{tmp_path}/sessions.sqlite3",
             **values,
         )
-        process = subprocess.Popen(web_command(), cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+        web = process_command("web")
+        process = subprocess.Popen(web, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
         processes.append(process)
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + BOOT_LIMIT

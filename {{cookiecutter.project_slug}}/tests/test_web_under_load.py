@@ -6,8 +6,6 @@ No request sent before the signal may fail, and the process exits 0 within 25 s.
 
 from __future__ import annotations
 
-import os
-import shlex
 import signal
 import subprocess
 import threading
@@ -17,11 +15,9 @@ from pathlib import Path
 
 import httpx
 
-from {{ cookiecutter.project_slug }}.config import Settings
-
+from helpers import ROOT, process_command, process_env
 from servers import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
 CLIENTS = 16
 LOAD_SECONDS = 3.0  # of traffic before the signal
 BOOT_LIMIT = 60.0  # seconds: a bound for a loaded CI machine, not a benchmark
@@ -35,28 +31,18 @@ class Tally:
     results: list[tuple[float, int | str]] = field(default_factory=list)
 
 
-def web_command() -> list[str]:
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        name, _, command = line.partition(":")
-        if name == "web":
-            return shlex.split(command)
-    raise AssertionError("the Procfile has no web process")
-
-
 def start_web(tmp_path: Path, redis_url: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k.lower() not in Settings.model_fields}
-    env.update(
+    env = process_env(
+        f"sqlite:///{tmp_path}/db.sqlite3",
         PORT=str(port),
         WEB_CONCURRENCY="2",
-        SECRET_KEY="l" * 40,
-        DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3",
         SESSION_STORE_URL=redis_url,
         SESSION_COOKIE_SECURE="false",  # plain HTTP here: the clients must send the cookie
         LOG_LEVEL="WARNING",
     )
     log = (tmp_path / "web.log").open("wb")
-    process = subprocess.Popen(web_command(), cwd=ROOT, env=env, stdout=log, stderr=log)
+    process = subprocess.Popen(process_command("web"), cwd=ROOT, env=env, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + BOOT_LIMIT
     while time.monotonic() < deadline:
