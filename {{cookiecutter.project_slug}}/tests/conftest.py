@@ -10,9 +10,6 @@ its own servers.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,10 +25,9 @@ from helpers import build_assets_once
 from servers import (
     LocalServer,
     memcached_server,
-    postgres_server,
+    own_postgres,
     redis_server,
     started,
-    unavailable,
 )
 
 
@@ -83,19 +79,8 @@ def postgres_url() -> Iterator[str]:
     if url := os.environ.get("TEST_DATABASE_URL"):
         yield url
         return
-    # Not under pytest's temp folder: that is private to root, and the server runs as postgres.
-    workdir = Path(tempfile.mkdtemp(prefix="pytest-postgres-"))
-    try:
-        servers = postgres_server(workdir)
-        url = next(servers)
-    except (OSError, RuntimeError, subprocess.SubprocessError) as error:
-        shutil.rmtree(workdir, ignore_errors=True)
-        unavailable(f"PostgreSQL: {error}")
-    try:
+    with own_postgres() as (url, _):
         yield url
-    finally:
-        servers.close()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture

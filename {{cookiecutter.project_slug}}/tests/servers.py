@@ -13,8 +13,10 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
@@ -192,3 +194,23 @@ def postgres_server(workdir: Path) -> Generator[str, None, None]:
     finally:
         stop = _as_postgres_user([*pg_ctl, "-m", "fast", "-w", "stop"])
         subprocess.run(stop, capture_output=True, check=False)
+
+
+@contextmanager
+def own_postgres() -> Iterator[tuple[str, Path]]:
+    """A PostgreSQL server for the caller alone: its URL and work folder, removed after.
+
+    Not under pytest's temp folder: that is private to root, and the server runs as postgres.
+    """
+    workdir = Path(tempfile.mkdtemp(prefix="pytest-postgres-"))
+    try:
+        servers = postgres_server(workdir)
+        url = next(servers)
+    except (OSError, RuntimeError, subprocess.SubprocessError) as error:
+        shutil.rmtree(workdir, ignore_errors=True)
+        unavailable(f"PostgreSQL: {error}")
+    try:
+        yield url, workdir
+    finally:
+        servers.close()
+        shutil.rmtree(workdir, ignore_errors=True)

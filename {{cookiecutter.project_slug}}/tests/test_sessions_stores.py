@@ -8,7 +8,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import closing
 from pathlib import Path
@@ -32,7 +31,7 @@ from servers import (
     _as_postgres_user,
     _pg_bindir,
     free_port,
-    postgres_server,
+    own_postgres,
     redis_server,
     unavailable,
 )
@@ -283,37 +282,27 @@ def test_sqlite_store_uses_wal_mode(session_store_url: str) -> None:
 def test_postgres_store_answers_unavailable_while_down_and_recovers(tmp_path: Path) -> None:
     """A server of the test's own: its connections are cut (as by a failover), then it is
     stopped (StoreUnavailable, a 503) and started again (the store recovers by itself)."""
-    workdir = Path(tempfile.mkdtemp(prefix="pytest-postgres-"))
-    try:
-        servers = postgres_server(workdir)
-        url = next(servers)
-    except (OSError, RuntimeError, subprocess.SubprocessError) as error:
-        shutil.rmtree(workdir, ignore_errors=True)
-        unavailable(f"PostgreSQL: {error}")
-    data, log = str(workdir / "data"), str(workdir / "postgres.log")
-    pg_ctl = [str(_pg_bindir() / "pg_ctl"), "-D", data, "-l", log, "-w"]
-    key = store_key(new_id())
+    with own_postgres() as (url, workdir):
+        data, log = str(workdir / "data"), str(workdir / "postgres.log")
+        pg_ctl = [str(_pg_bindir() / "pg_ctl"), "-D", data, "-l", log, "-w"]
+        key = store_key(new_id())
 
-    async def steps(store: SessionStore) -> None:
-        await store.save(key, "{}", 60)
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'"
-            )
-        assert await store.load(key, 60) == "{}"  # on a fresh connection, no error
-        subprocess.run(_as_postgres_user([*pg_ctl, "-m", "fast", "stop"]), check=True)
-        with pytest.raises(StoreUnavailable):
-            await store.load(key, 60)
-        # `restart` of a stopped server starts it with the options it last ran with.
-        subprocess.run(_as_postgres_user([*pg_ctl, "restart"]), check=True, capture_output=True)
-        assert await store.load(key, 60) == "{}"
+        async def steps(store: SessionStore) -> None:
+            await store.save(key, "{}", 60)
+            with psycopg.connect(url, autocommit=True) as admin:
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'"
+                )
+            assert await store.load(key, 60) == "{}"  # on a fresh connection, no error
+            subprocess.run(_as_postgres_user([*pg_ctl, "-m", "fast", "stop"]), check=True)
+            with pytest.raises(StoreUnavailable):
+                await store.load(key, 60)
+            # `restart` of a stopped server starts it with the options it last ran with.
+            subprocess.run(_as_postgres_user([*pg_ctl, "restart"]), check=True, capture_output=True)
+            assert await store.load(key, 60) == "{}"
 
-    try:
         engine = create_sync_engine(url)
         metadata.create_all(engine, tables=[sessions])
         engine.dispose()
         run_with_store(url, steps)
-    finally:
-        servers.close()
-        shutil.rmtree(workdir, ignore_errors=True)
