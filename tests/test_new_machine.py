@@ -42,9 +42,11 @@ def setup_command(number: int) -> str:
     return next(lines[i + 1] for i, line in enumerate(lines) if line.startswith(f"# {number}."))
 
 
-def generated_readme_commands(project: Path, section: str) -> list[str]:
-    """The `&&`-chained commands of the first code block under a README heading."""
-    readme = (project / "README.md").read_text(encoding="utf-8")
+def generated_readme_commands(
+    project: Path, section: str, document: str = "README.md"
+) -> list[str]:
+    """The `&&`-chained commands of the first code block under a heading of a document."""
+    readme = (project / document).read_text(encoding="utf-8")
     block = readme.split(f"## {section}\n", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
     line = next(line for line in block.splitlines() if line and not line.startswith("#"))
     line = line.split(" #", 1)[0]  # a comment after the command
@@ -155,7 +157,7 @@ def test_command_one_on_the_os_python_serves_and_every_readme_command_runs(
     git = "git -c user.name=Team -c user.email=team@example.invalid"
     run(f"git init -q && git add -A && {git} commit -q -m Generated", project, new_user)
     run("bin/python -m pre_commit run --all-files", project, new_user)
-    update = generated_readme_commands(project, "Keeping up with the template")[0]
+    update = generated_readme_commands(project, "Keeping up with the template", "docs/guide.md")[0]
     assert shlex.split(update)[:2] == ["bin/update", "--defaults"]
     output = run(f"{update} --vcs-ref HEAD", project, new_user)
     assert "merged cleanly" in output

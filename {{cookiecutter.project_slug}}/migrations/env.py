@@ -8,7 +8,8 @@ lock and the transaction, and hands the connection over in config.attributes.
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from {{ cookiecutter.project_slug }}.tables import metadata  # the template's tables and yours
+# The template's tables and yours (tables.py builds on db.metadata).
+from {{ cookiecutter.project_slug }}.tables import metadata
 
 
 def run_migrations() -> None:

@@ -254,8 +254,8 @@ def test_purge_jobs_deletes_old_finished_jobs_only(database_url: str, engine: En
 
 def test_the_grace_fits_the_platforms_and_the_docs_say_so() -> None:
     assert SHUTDOWN_GRACE_SECONDS < 30  # Heroku SIGKILLs 30 s after SIGTERM
-    readme = (ROOT / "README.md").read_text()
-    assert f"{SHUTDOWN_GRACE_SECONDS} s" in readme
+    guide = (ROOT / "docs/guide.md").read_text()
+    assert f"{SHUTDOWN_GRACE_SECONDS} s" in guide
 {%- if cookiecutter.with_kubernetes %}
 
 
