@@ -14,7 +14,9 @@ Run from the template root. Renders the default project, then measures, on this 
   Redis (see sessions.py), with wrk (1 thread, 16 connections, WEB_CONCURRENCY=1);
 - 32 concurrent writers on 2 workers (wrk -t2 -c32) per database store: non-2xx answers;
 - scale-out: /healthz and the Redis session read with 1 and then 2 workers;
-- RSS growth of a worker over 10,000 session requests (Redis store).
+- RSS growth of a worker over 10,000 session requests (Redis store);
+- CPU per GETEX of the Redis clients: ours, redis-py, redis-py's cluster client
+  (redis_clients.py).
 
 Servers (Redis, Memcached, PostgreSQL) are started from the machine's binaries on free
 loopback ports. wrk is Debian's `wrk` package (apt-get install -y wrk). Not a test:
@@ -39,6 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+import redis_clients
 import sessions
 from helpers import PROJECT_ENV, render_cookiecutter, render_copier, run, sync
 
@@ -164,6 +167,7 @@ def main() -> None:
             }
             results["scale-out req/s"] = sessions.scale_out(project, urls["redis"], args)
             results["RSS growth KB over 10,000 session reads"] = rss_growth(project, urls["redis"])
+        results["redis client CPU us per GETEX"] = redis_clients.measure(project)
     args.json.write_text(json.dumps(results, indent=2) + "\n")
     print_table(results, args)
     print(f"\n(JSON: {args.json})")
@@ -193,6 +197,8 @@ def print_table(results: dict[str, object], args: argparse.Namespace) -> None:
     )
     print()
     sessions.print_table(results["sessions req/s"])  # type: ignore[arg-type]
+    print()
+    redis_clients.print_table(results["redis client CPU us per GETEX"])  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":
