@@ -1,10 +1,10 @@
 # Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Fixtures: real backing services, and the app's build output.
 
-Each server comes from TEST_REDIS_URL / TEST_MEMCACHED_URL / TEST_DATABASE_URL when set
-(a CI with service containers), else one is started from the machine's binaries
-(servers.py) and stopped at the end of the session. Under pytest-xdist every worker gets
-its own servers.
+Each server comes from TEST_REDIS_URL / TEST_REDIS_CLUSTER_URL / TEST_MEMCACHED_URL /
+TEST_DATABASE_URL when set (a CI with service containers), else one is started from the
+machine's binaries (servers.py) and stopped at the end of the session. Under
+pytest-xdist every worker gets its own servers.
 """
 
 from __future__ import annotations
@@ -23,9 +23,11 @@ from {{ cookiecutter.project_slug }}.db import create_sync_engine, metadata, ses
 
 from helpers import build_assets_once
 from servers import (
+    LocalCluster,
     LocalServer,
     memcached_server,
     own_postgres,
+    redis_cluster,
     redis_server,
     started,
 )
@@ -44,6 +46,12 @@ def redis_process(tmp_path: Path) -> Iterator[LocalServer]:
 
 
 @pytest.fixture
+def redis_cluster_process(tmp_path: Path) -> Iterator[LocalCluster]:
+    """A Redis Cluster (three primaries) of this test's own, which the test may reshape."""
+    yield from started(lambda: redis_cluster(tmp_path))
+
+
+@pytest.fixture
 def memcached_process() -> Iterator[LocalServer]:
     """A Memcached server of this test's own, which the test may stop and start."""
     yield from started(memcached_server)
@@ -58,6 +66,18 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("redis")
     for server in started(lambda: redis_server(workdir)):
         yield f"redis://127.0.0.1:{server.port}/0"
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """redis+cluster:// URL of a real Redis Cluster (TEST_REDIS_CLUSTER_URL or one started
+    for this session)."""
+    if url := os.environ.get("TEST_REDIS_CLUSTER_URL"):
+        yield url
+        return
+    workdir = tmp_path_factory.mktemp("redis-cluster")
+    for cluster in started(lambda: redis_cluster(workdir)):
+        yield cluster.url
 
 
 @pytest.fixture(scope="session")
@@ -115,18 +135,18 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return url
 
 
-STORES = ("redis", "memcached", "postgresql", "sqlite")
+STORES = ("redis", "redis_cluster", "memcached", "postgresql", "sqlite")
 
 
 @pytest.fixture(params=STORES)
 def session_store_url(request: pytest.FixtureRequest) -> str:
     """Each kind of session store in turn, on a real server, ready to use.
 
-    Redis and Memcached are shared by the tests of a worker: session keys are random,
-    so tests never see each other's records. A database store gets a fresh database with
-    the sessions table (what `bin/admin migrate` creates).
+    Redis, the Redis Cluster and Memcached are shared by the tests of a worker: session
+    keys are random, so tests never see each other's records. A database store gets a
+    fresh database with the sessions table (what `bin/admin migrate` creates).
     """
-    if request.param in ("redis", "memcached"):
+    if request.param in ("redis", "redis_cluster", "memcached"):
         url: str = request.getfixturevalue(f"{request.param}_url")
         return url
     url = request.getfixturevalue(f"{request.param}_database_url".replace("postgresql", "postgres"))

@@ -4,28 +4,34 @@
 - `procfile()` and `process_command()`: the Procfile, read one way.
 - `process_env()`: the environment of a process under test, built one way.
 - `make_settings()`: validated settings for an app built in the test process.
+- `run_with_store()`: a session store's calls, on a fresh store.
 - `Browser`: a TestClient that carries exactly the session cookie a test says.
 """
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
 import re
 import shlex
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 from fastapi.testclient import TestClient
 
 from {{ cookiecutter.project_slug }} import assets
 from {{ cookiecutter.project_slug }}.config import Settings
+from {{ cookiecutter.project_slug }}.sessions import SessionStore, create_store
 
 ROOT = Path(__file__).resolve().parents[1]  # the project
 TESTS = ROOT / "tests"
 # PYTHONPATH that gives a web process the routes of tests/extra_routes.py.
 WITH_TEST_ROUTES = f"{TESTS / 'with_test_routes'}{os.pathsep}{TESTS}"
 SECRET_KEY = "test-secret-key-" + "x" * 32
+T = TypeVar("T")
 PROCFILE_LINE = re.compile(r"(?P<name>[A-Za-z0-9_-]{1,63}):\s*(?P<command>\S.*)")
 
 
@@ -116,3 +122,16 @@ def build_assets_once() -> None:
             assets.load_manifest()
         except assets.AssetsNotBuilt:
             assets.build()
+
+
+def run_with_store(url: str, steps: Callable[[SessionStore], Awaitable[T]]) -> T:
+    """Run `steps(store)` on a fresh store for `url`, then close it."""
+
+    async def main() -> T:
+        store = create_store(url)
+        try:
+            return await steps(store)
+        finally:
+            await store.aclose()
+
+    return asyncio.run(main())

@@ -1,5 +1,6 @@
 # Template file: updates (bin/update) replace it; README.md says where your changes go.
-"""Backing servers for the tests: Redis, Memcached and PostgreSQL from the machine's binaries.
+"""Backing servers for the tests: Redis (alone and as a cluster), Memcached and PostgreSQL
+from the machine's binaries.
 
 Each one runs on a free loopback port in a temp folder. A server that cannot be had skips
 the tests that need it, with the reason; on CI (CI=true) it fails them instead, so a
@@ -19,10 +20,11 @@ from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn, Protocol, TypeVar
 
 import psycopg
 import pytest
+import redis
 
 STARTUP_TIMEOUT = 30.0  # seconds; generous for a loaded 2-core CI machine
 
@@ -112,6 +114,96 @@ def redis_server(workdir: Path) -> LocalServer:
     return LocalServer("redis-server", argv, b"PING\r\n", b"+PONG", port)
 
 
+CLUSTER_SLOTS = 16384
+
+
+@dataclass
+class LocalCluster:
+    """A Redis Cluster of three primaries on loopback ports, every slot assigned, made the
+    way `redis-cli --cluster create` makes one."""
+
+    nodes: list[LocalServer]
+    formed: bool = field(default=False, init=False)  # the nodes' config files hold the cluster
+
+    @property
+    def port(self) -> int:
+        """The port of the node the URL names (any node would do)."""
+        return self.nodes[0].port
+
+    @property
+    def url(self) -> str:
+        return f"redis+cluster://127.0.0.1:{self.port}"
+
+    def admin(self, node: int) -> redis.Redis:
+        """A plain client of one node (close it after use)."""
+        return redis.Redis(port=self.nodes[node].port, socket_timeout=5)
+
+    def start(self) -> None:
+        """Start the nodes; the first time, make them one cluster. Returns once every node
+        serves every slot."""
+        for node in self.nodes:
+            node.start()
+        clients = [self.admin(index) for index in range(len(self.nodes))]
+        try:
+            if not self.formed:
+                self._form(clients)
+                self.formed = True
+            wait_until(lambda: all(map(_cluster_ready, clients)), None, "redis cluster")
+        except BaseException:
+            self.stop()
+            raise
+        finally:
+            for client in clients:
+                client.close()
+
+    def _form(self, clients: list[redis.Redis]) -> None:
+        share = CLUSTER_SLOTS // len(clients)
+        for index, client in enumerate(clients):
+            last = CLUSTER_SLOTS - 1 if client is clients[-1] else (index + 1) * share - 1
+            redis_command(client, "CLUSTER ADDSLOTS", *range(index * share, last + 1))
+            redis_command(client, "CLUSTER SET-CONFIG-EPOCH", index + 1)
+        for node in self.nodes[1:]:
+            redis_command(clients[0], "CLUSTER MEET", "127.0.0.1", node.port)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+
+def redis_command(client: redis.Redis, *command: str | int) -> Any:
+    """One raw command's reply (redis-py leaves `execute_command` untyped)."""
+    return client.execute_command(*command)  # type: ignore[no-untyped-call]
+
+
+def _cluster_ready(client: redis.Redis) -> bool:
+    """The node sees the whole cluster: every node known, every slot served."""
+    info = redis_command(client, "CLUSTER INFO")  # parsed into a dict by redis-py
+    return info["cluster_state"] == "ok" and int(info["cluster_size"]) == 3
+
+
+def redis_cluster(workdir: Path) -> LocalCluster:
+    nodes: list[LocalServer] = []
+    while len(nodes) < 3:
+        node = redis_server(workdir)
+        # A node also listens on its port + 10000 (the cluster bus): that one must be free too.
+        bus = node.port + 10000
+        if bus > 65535 or not _bindable(bus) or node.port in [n.port for n in nodes]:
+            continue
+        config = workdir / f"nodes-{node.port}.conf"
+        node.argv += ["--cluster-enabled", "yes", "--cluster-config-file", str(config)]
+        nodes.append(node)
+    return LocalCluster(nodes)
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def memcached_server() -> LocalServer:
     binary = shutil.which("memcached")
     if binary is None:
@@ -123,7 +215,15 @@ def memcached_server() -> LocalServer:
     return LocalServer("memcached", argv, b"version\r\n", b"VERSION", port)
 
 
-def started(factory: Callable[[], LocalServer]) -> Iterator[LocalServer]:
+class Startable(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+Server = TypeVar("Server", bound=Startable)
+
+
+def started(factory: Callable[[], Server]) -> Iterator[Server]:
     """Start a server from `factory`; stop it when the caller is done."""
     try:
         server = factory()

@@ -113,6 +113,7 @@ def test_one_message_names_every_bad_variable_and_no_value(
         ("DATABASE_URL", "just some words"),
         ("SESSION_STORE_URL", "memcache://cache:11211"),
         ("SESSION_STORE_URL", "redis://:only-a-password@"),
+        ("SESSION_STORE_URL", "redis://cache:6379/zero"),
         ("SESSION_TTL_SECONDS", "-5"),
         ("SESSION_MAX_AGE_SECONDS", "soon"),
         ("SESSION_COOKIE_SECURE", "maybe"),
@@ -146,6 +147,8 @@ def test_max_age_shorter_than_idle_ttl_is_refused(
         ("postgres://u:p@db:5432/app", "rediss://:p@cache:6380/1"),
         ("postgresql:///app", "postgresql://u:p@db/app"),
         ("postgresql://u:p@[2001:db8::1]:5432/app", "redis://cache"),
+        ("sqlite:///var/db.sqlite3", "redis+cluster://cache:7000"),
+        ("sqlite:///var/db.sqlite3", "rediss+cluster://:p@cache:7000/0"),
     ],
 )
 def test_backing_service_urls_accepted(
@@ -160,6 +163,26 @@ def test_backing_service_urls_accepted(
         database_url,
         session_store_url,
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("rediss://:p@cache:6380/0?ssl_cert_reqs=none", "takes no query string"),
+        ("redis://cache:6379/0?socket_timeout=5", "takes no query string"),
+        ("redis+cluster://cache:7000/1", "database 0 only"),
+    ],
+)
+def test_redis_url_parts_no_store_would_read_are_refused(
+    environ: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], url: str, reason: str
+) -> None:
+    """A Redis URL's options would be ignored in silence (TLS unverified, a timeout unset),
+    so the service refuses to start and says what to write instead."""
+    setenv(environ, {**VALID, "SESSION_STORE_URL": url})
+    message = failure(capsys)
+    assert "  SESSION_STORE_URL: " in message
+    assert reason in message
+    assert url not in message
 
 
 def test_empty_value_counts_as_unset(

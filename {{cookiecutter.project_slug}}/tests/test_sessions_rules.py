@@ -29,7 +29,7 @@ from {{ cookiecutter.project_slug }}.sessions.ids import CookieSigner, new_id, s
 
 from extra_routes import add_test_routes
 from helpers import Browser, make_settings
-from servers import LocalServer, free_port
+from servers import LocalCluster, LocalServer, free_port
 
 SECRET = "rules-secret-" + "s" * 32
 SIGNER = CookieSigner(SECRET)
@@ -250,6 +250,7 @@ def test_cookie_over_plain_http_when_secure_is_off(session_store_url: str) -> No
     "dead_url",
     [
         "redis://127.0.0.1:{port}/0",
+        "redis+cluster://127.0.0.1:{port}",
         "memcached://127.0.0.1:{port}",
         "postgresql://postgres@127.0.0.1:{port}/postgres",
     ],
@@ -269,11 +270,18 @@ def test_store_down_gives_503_and_healthz_stays_up(dead_url: str) -> None:
         assert browser.request("GET", "/healthz").json() == {"status": "ok"}
 
 
-@pytest.mark.parametrize("kind", ["redis", "memcached"])
+@pytest.mark.parametrize(
+    ("kind", "fixture"),
+    [
+        ("redis", "redis_process"),
+        ("redis+cluster", "redis_cluster_process"),  # every node stopped, then started
+        ("memcached", "memcached_process"),
+    ],
+)
 def test_service_recovers_when_the_store_comes_back(
-    kind: str, redis_process: LocalServer, memcached_process: LocalServer
+    kind: str, fixture: str, request: pytest.FixtureRequest
 ) -> None:
-    server = redis_process if kind == "redis" else memcached_process
+    server: LocalServer | LocalCluster = request.getfixturevalue(fixture)
     url = f"{kind}://127.0.0.1:{server.port}"
     with open_app(make_settings(url)) as client:
         browser = Browser(client)

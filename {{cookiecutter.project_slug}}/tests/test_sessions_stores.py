@@ -8,10 +8,9 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
-from typing import TypeVar
 
 import psycopg
 import pytest
@@ -26,6 +25,7 @@ from {{ cookiecutter.project_slug }}.sessions import (
 )
 from {{ cookiecutter.project_slug }}.sessions.ids import new_id, store_key
 
+from helpers import run_with_store
 from servers import (
     LocalServer,
     _as_postgres_user,
@@ -35,21 +35,6 @@ from servers import (
     redis_server,
     unavailable,
 )
-
-T = TypeVar("T")
-
-
-def run_with_store(url: str, steps: Callable[[SessionStore], Awaitable[T]]) -> T:
-    """Run `steps(store)` on a fresh store, then close it."""
-
-    async def main() -> T:
-        store = create_store(url)
-        try:
-            return await steps(store)
-        finally:
-            await store.aclose()
-
-    return asyncio.run(main())
 
 
 def test_save_load_delete(session_store_url: str) -> None:

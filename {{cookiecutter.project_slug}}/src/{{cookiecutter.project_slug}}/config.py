@@ -33,6 +33,7 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 
 from .db import SCHEMES as DATABASE_SCHEMES
 from .sessions.stores import SCHEMES as SESSION_STORE_SCHEMES
+from .sessions.stores import check_url as check_session_store_url
 from .settings import ServiceSettings
 
 # src/<package>/config.py -> the project root, where bin/setup writes .env. An installed
@@ -64,7 +65,8 @@ def _database_url(url: str) -> str:
 
 
 def _session_store_url(url: str) -> str:
-    return _check_url(url, SESSION_STORE_SCHEMES)
+    check_session_store_url(_check_url(url, SESSION_STORE_SCHEMES))
+    return url
 
 
 def _secret_key(key: SecretStr) -> SecretStr:
@@ -160,7 +162,7 @@ class Settings(ServiceSettings):
     session_ttl_seconds: int = Field(default=1_209_600, ge=60)  # idle expiry: 14 days
     session_max_age_seconds: int = Field(default=2_592_000, ge=60)  # absolute cap: 30 days
     session_cookie_secure: bool = True
-    # rediss:// only: false accepts a self-signed certificate (Heroku Redis), still encrypted.
+    # rediss:// (+cluster) only: false accepts a self-signed certificate (Heroku Redis).
     session_store_tls_verify: bool = True
     # Proxies whose X-Forwarded-Proto/-For are believed (the client's scheme and address).
     forwarded_allow_ips: Addresses = Field(default_factory=lambda: ["127.0.0.1", "::1"])

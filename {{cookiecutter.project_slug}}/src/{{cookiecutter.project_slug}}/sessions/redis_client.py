@@ -12,12 +12,18 @@ without a pool.
 Failure is loud and local: a lost connection fails every waiting command with
 ConnectionError (an OSError), which is tried once more on a new connection (the server may
 have closed an idle one); a timeout closes the connection, and the next command
-reconnects. The caller (RedisStore) turns all of that into StoreUnavailable.
+reconnects. The caller (RedisStore) turns all of that into StoreUnavailable. TCP
+keepalive probes an idle connection, so one that a NAT or load balancer dropped in
+silence is found dead before a request waits on it.
+
+It speaks to one server. A Redis Cluster needs a client that follows the slot map:
+stores.RedisClusterStore, for redis+cluster:// URLs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from collections import deque
 from dataclasses import dataclass
@@ -25,6 +31,11 @@ from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 import hiredis
+
+# Idle seconds before the first probe, seconds between probes, probes before the
+# connection counts as dead: a dropped connection is found within about 90 s, well under
+# the idle timeouts of common NATs and load balancers (350 s and more).
+KEEPALIVE = {"TCP_KEEPIDLE": 60, "TCP_KEEPINTVL": 10, "TCP_KEEPCNT": 3}
 
 
 class HandshakeRefused(ConnectionError):
@@ -105,6 +116,12 @@ class Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            for name, value in KEEPALIVE.items():
+                if hasattr(socket, name):  # Linux has all three; others vary
+                    sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -193,10 +210,14 @@ class Client:
             self._connection = await Connection.open(self._target)
             return self._connection
 
-    async def aclose(self) -> None:
+    def drop_connection(self) -> None:
+        """Close the connection; the next command opens a new one."""
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+    async def aclose(self) -> None:
+        self.drop_connection()
 
 
 def _current(loop: asyncio.AbstractEventLoop) -> bool:

@@ -2,6 +2,8 @@
 """Session stores: where session records live, chosen at run time by SESSION_STORE_URL.
 
     redis://, rediss://     Redis (redis_client.py, hiredis): SET EX, GETEX for sliding expiry
+    redis+cluster://, rediss+cluster://
+                            a Redis Cluster (redis-py's cluster client): the same commands
     memcached://host:port   Memcached (aiomcache): set with exptime, touch
     postgresql://, sqlite:///path
                             the `sessions` table (database.py: asyncpg, sqlite3)
@@ -24,6 +26,8 @@ from urllib.parse import urlsplit
 
 import aiomcache
 import hiredis
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
 
 from ..db import SCHEMES as DATABASE_SCHEMES
 from . import redis_client
@@ -31,7 +35,15 @@ from . import redis_client
 log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 2.0  # a store slower than this counts as down: fail fast with a 503
-SCHEMES = ("redis", "rediss", "memcached", *DATABASE_SCHEMES)
+REDIS_SCHEMES = ("redis", "rediss")
+CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
+SCHEMES = (*REDIS_SCHEMES, *CLUSTER_SCHEMES, "memcached", *DATABASE_SCHEMES)
+
+# Replies from a Redis that cannot serve this connection's commands: a cluster node
+# (MOVED, ASK), a replica or a primary demoted by a failover (READONLY), a server loading
+# its data or cut off from its primary. A new connection may reach the right server (DNS
+# names the new primary after a failover); this one will not.
+_WRONG_SERVER = frozenset({"MOVED", "ASK", "READONLY", "LOADING", "MASTERDOWN", "CLUSTERDOWN"})
 
 
 class StoreUnavailable(Exception):
@@ -58,25 +70,14 @@ class SessionStore(ABC):
         """Release connections (at process shutdown)."""
 
 
-class RedisStore(SessionStore):
-    """Redis through `redis_client.Client`: one pipelined connection per process (see
-    redis_client.py for why not redis-py's pool). `tls_verify=False` accepts a self-signed
-    rediss:// server."""
+class RedisCommands(SessionStore):
+    """The store on Redis commands; subclasses say how a command reaches the server."""
 
     prefix = "session:"
 
-    def __init__(self, url: str, *, tls_verify: bool = True) -> None:
-        target = redis_client.Target.from_url(url, tls_verify=tls_verify)
-        self._redis = redis_client.Client(target, TIMEOUT_SECONDS)
-
+    @abstractmethod
     async def _call(self, *command: str | int) -> Any:
-        try:
-            reply = await self._redis(*command)
-        except (OSError, TimeoutError) as error:
-            raise StoreUnavailable(f"redis: {type(error).__name__}") from error
-        if isinstance(reply, hiredis.ReplyError):
-            raise StoreUnavailable(f"redis: error reply {str(reply).split()[0]}")
-        return reply
+        """The reply to `command`; StoreUnavailable when Redis cannot answer it."""
 
     async def load(self, key: str, ttl: int) -> str | None:
         # GETEX reads and slides the expiry in one round trip, without a rewrite.
@@ -91,8 +92,87 @@ class RedisStore(SessionStore):
     async def delete(self, key: str) -> None:
         await self._call("DEL", self.prefix + key)
 
+
+class RedisStore(RedisCommands):
+    """One Redis server through `redis_client.Client`: one pipelined connection per process
+    (see redis_client.py for why not redis-py's pool). `tls_verify=False` accepts a
+    self-signed rediss:// server."""
+
+    def __init__(self, url: str, *, tls_verify: bool = True) -> None:
+        target = redis_client.Target.from_url(url, tls_verify=tls_verify)
+        self._redis = redis_client.Client(target, TIMEOUT_SECONDS)
+
+    async def _call(self, *command: str | int) -> Any:
+        try:
+            reply = await self._redis(*command)
+        except (OSError, TimeoutError) as error:
+            raise StoreUnavailable(f"redis: {type(error).__name__}") from error
+        if not isinstance(reply, hiredis.ReplyError):
+            return reply
+        kind = str(reply).split()[0]
+        if kind not in _WRONG_SERVER:  # other replies may quote the command: name the kind only
+            raise StoreUnavailable(f"redis: error reply {kind}")
+        self._redis.drop_connection()
+        hint = " (a Redis Cluster node: use redis+cluster://)" if kind in ("MOVED", "ASK") else ""
+        raise StoreUnavailable(f"redis: {reply}{hint}; connection dropped")
+
     async def aclose(self) -> None:
         await self._redis.aclose()
+
+
+class RedisClusterStore(RedisCommands):
+    """A Redis Cluster through redis-py's cluster client, which keeps the slot map and
+    follows MOVED and ASK while slots move between nodes. It costs more CPU per command
+    than RedisStore's client (benchmarks/ measures both), and it scales past one primary.
+    `tls_verify=False` accepts self-signed rediss+cluster:// nodes."""
+
+    def __init__(self, url: str, *, tls_verify: bool = True) -> None:
+        target = redis_client.Target.from_url(url.replace("+cluster", "", 1))
+        self._options: dict[str, Any] = {
+            "host": target.host,
+            "port": target.port,
+            "username": target.username,
+            "password": target.password,
+            "ssl": target.ssl is not None,
+            "ssl_cert_reqs": "required" if tls_verify else "none",
+            "ssl_check_hostname": tls_verify,
+            "socket_timeout": TIMEOUT_SECONDS,
+            "socket_connect_timeout": TIMEOUT_SECONDS,
+        }
+        self._cluster: RedisCluster | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ready = False
+        self._lock = asyncio.Lock()
+
+    async def _client(self) -> RedisCluster:
+        # Connections belong to the event loop that opened them (tests run several loops).
+        loop = asyncio.get_running_loop()
+        if self._cluster is None or self._loop is not loop:
+            self._cluster, self._loop = RedisCluster(**self._options), loop
+            self._ready, self._lock = False, asyncio.Lock()
+        if not self._ready:
+            # One caller reads the slot map while the others wait: commands that start
+            # together on a client that has none yet can write to a connection redis-py
+            # is closing (a TypeError out of asyncio), about one cold start in five.
+            async with self._lock:
+                if not self._ready:
+                    await self._cluster.initialize()
+                    self._ready = True
+        return self._cluster
+
+    async def _call(self, *command: str | int) -> Any:
+        try:
+            async with asyncio.timeout(TIMEOUT_SECONDS):
+                cluster = await self._client()
+                return await cluster.execute_command(*command)
+        except (RedisError, RedisClusterException, OSError, TimeoutError) as error:
+            # redis-py's messages may quote the command; name the kind only.
+            raise StoreUnavailable(f"redis cluster: {type(error).__name__}") from error
+
+    async def aclose(self) -> None:
+        if self._cluster is not None and self._loop is asyncio.get_running_loop():
+            await self._cluster.aclose()
+        self._cluster = None
 
 
 class MemcachedStore(SessionStore):
@@ -138,10 +218,13 @@ class MemcachedStore(SessionStore):
 
 def create_store(url: str, *, tls_verify: bool = True) -> SessionStore:
     """The store for a SESSION_STORE_URL. Opens no connection: that happens on first use.
-    `tls_verify` (SESSION_STORE_TLS_VERIFY) is for rediss:// only."""
-    scheme = urlsplit(url).scheme.split("+")[0]
-    if scheme in ("redis", "rediss"):
+    `tls_verify` (SESSION_STORE_TLS_VERIFY) is for rediss:// and rediss+cluster:// only."""
+    check_url(url)
+    scheme = urlsplit(url).scheme
+    if scheme in REDIS_SCHEMES:
         return RedisStore(url, tls_verify=tls_verify)
+    if scheme in CLUSTER_SCHEMES:
+        return RedisClusterStore(url, tls_verify=tls_verify)
     if scheme == "memcached":
         return MemcachedStore(url)
     if scheme in DATABASE_SCHEMES:
@@ -150,3 +233,23 @@ def create_store(url: str, *, tls_verify: bool = True) -> SessionStore:
         return SqliteStore(url) if scheme == "sqlite" else PostgresStore(url)
     # The URL itself may hold a password: name only the scheme.
     raise ValueError(f"unsupported session store scheme {scheme!r}; use one of {SCHEMES}")
+
+
+def check_url(url: str) -> None:
+    """Refuse, with a ValueError that says what to write instead, a Redis URL part that
+    the stores would otherwise ignore. The message never quotes the URL (it may hold a
+    password)."""
+    parts = urlsplit(url)
+    if parts.scheme not in (*REDIS_SCHEMES, *CLUSTER_SCHEMES):
+        return
+    if parts.query or parts.fragment:
+        raise ValueError(
+            "a Redis URL takes no query string or fragment (no option is read from it): "
+            "use rediss:// for TLS, and SESSION_STORE_TLS_VERIFY=false for a self-signed "
+            "certificate"
+        )
+    database = parts.path.strip("/")
+    if database and not database.isdigit():
+        raise ValueError("the path of a Redis URL is a database number, such as /0")
+    if parts.scheme in CLUSTER_SCHEMES and database not in ("", "0"):
+        raise ValueError("a Redis Cluster has database 0 only: leave the path out")

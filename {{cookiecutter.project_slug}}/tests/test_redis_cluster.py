@@ -1,0 +1,242 @@
+# Template file: updates (bin/update) replace it; README.md says where your changes go.
+"""Redis past one server: a real three-primary cluster behind redis+cluster://, and what
+the single-server client does when it meets a cluster node or a replica.
+
+The whole store contract also runs on the cluster (conftest's `session_store_url`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+from redis.cluster import RedisCluster
+
+from {{ cookiecutter.project_slug }}.sessions import SessionStore, StoreUnavailable
+from {{ cookiecutter.project_slug }}.sessions.ids import new_id, store_key
+from {{ cookiecutter.project_slug }}.sessions.redis_client import KEEPALIVE, Connection, Target
+from {{ cookiecutter.project_slug }}.sessions.stores import RedisCommands
+
+from helpers import run_with_store
+from servers import LocalCluster, LocalServer, redis_command, redis_server, started
+
+PREFIX = RedisCommands.prefix
+
+
+def plain_url(cluster_url: str) -> str:
+    """The same node behind a single-server URL."""
+    return cluster_url.replace("+cluster", "", 1)
+
+
+@pytest.fixture
+def cluster_admin(redis_cluster_url: str) -> Iterator[RedisCluster]:
+    """redis-py's synchronous cluster client: it says which node holds a key."""
+    client = RedisCluster.from_url(plain_url(redis_cluster_url))
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def record(node: str) -> str:
+    return json.dumps({"node": node})
+
+
+def node_of(admin: RedisCluster, key: str) -> str:
+    """host:port of the node that owns `key`'s slot."""
+    node = admin.get_node_from_key(PREFIX + key)  # type: ignore[no-untyped-call]
+    return f"{node.host}:{node.port}"
+
+
+def test_sessions_on_every_primary_are_kept(
+    redis_cluster_url: str, cluster_admin: RedisCluster
+) -> None:
+    """Sessions whose keys hash to each of the primaries: all saved, read, slid and
+    deleted through one URL, each record on the node that owns its slot."""
+    nodes = cluster_admin.get_primaries()  # type: ignore[no-untyped-call]
+    primaries = {f"{node.host}:{node.port}" for node in nodes}
+    keys: dict[str, str] = {}
+    while len(keys) < len(primaries):  # a few random keys cover every node
+        key = store_key(new_id())
+        keys.setdefault(node_of(cluster_admin, key), key)
+
+    async def steps(store: SessionStore) -> list[str | None]:
+        for node, key in keys.items():
+            await store.save(key, record(node), 60)
+        return [await store.load(key, 120) for key in keys.values()]
+
+    loaded = run_with_store(redis_cluster_url, steps)
+    assert loaded == [record(node) for node in keys]
+    for node, key in keys.items():
+        host, port = node.rsplit(":", 1)
+        with redis.Redis(host=host, port=int(port)) as owner:
+            assert owner.get(PREFIX + key) == record(node).encode()
+            assert 60 < owner.ttl(PREFIX + key) <= 120  # the read slid the expiry
+
+    async def delete_all(store: SessionStore) -> list[str | None]:
+        for key in keys.values():
+            await store.delete(key)
+        return [await store.load(key, 60) for key in keys.values()]
+
+    assert run_with_store(redis_cluster_url, delete_all) == [None] * len(keys)
+
+
+def move_slot(cluster: LocalCluster, key: str, pause: float) -> tuple[int, int]:
+    """Move the slot of `key` to another node as `redis-cli --cluster reshard` does
+    (IMPORTING/MIGRATING, MIGRATE, SETSLOT NODE), pausing in each phase so that traffic
+    meets ASK and then MOVED. Returns the (source, target) node indexes."""
+    admins = [cluster.admin(index) for index in range(len(cluster.nodes))]
+    try:
+        slot = int(redis_command(admins[0], "CLUSTER KEYSLOT", PREFIX + key))
+        source = next(
+            i for i, a in enumerate(admins) if redis_command(a, "CLUSTER COUNTKEYSINSLOT", slot)
+        )
+        target = (source + 1) % len(admins)
+        ids = [redis_command(a, "CLUSTER MYID").decode() for a in admins]
+        redis_command(admins[target], "CLUSTER SETSLOT", slot, "IMPORTING", ids[source])
+        redis_command(admins[source], "CLUSTER SETSLOT", slot, "MIGRATING", ids[target])
+        time.sleep(pause)  # migrating, every key still on the source
+        keys = redis_command(admins[source], "CLUSTER GETKEYSINSLOT", slot, 100)
+        port = cluster.nodes[target].port
+        redis_command(admins[source], "MIGRATE", "127.0.0.1", port, "", 0, 5000, "KEYS", *keys)
+        time.sleep(pause)  # the keys are on the target: the source answers ASK
+        for admin in admins:
+            redis_command(admin, "CLUSTER SETSLOT", slot, "NODE", ids[target])
+        time.sleep(pause)  # moved: the source answers MOVED until the client's map catches up
+        return source, target
+    finally:
+        for admin in admins:
+            admin.close()
+
+
+def test_a_slot_moved_during_traffic_loses_no_session(
+    redis_cluster_process: LocalCluster,
+) -> None:
+    """A session read and written without pause while its slot moves to another node:
+    no request fails, no write is lost, and the record ends up on the new node."""
+    key = store_key(new_id())
+    cluster = redis_cluster_process
+
+    async def traffic(store: SessionStore) -> tuple[int, list[str], str | None, tuple[int, int]]:
+        await store.save(key, "0", 60)
+        moving = asyncio.create_task(asyncio.to_thread(move_slot, cluster, key, 0.3))
+        writes, errors = 0, []
+        while not moving.done():
+            try:
+                assert await store.load(key, 60) == str(writes)  # the last write, never older
+                writes += 1
+                await store.save(key, str(writes), 60)
+            except StoreUnavailable as error:
+                errors.append(str(error))
+        return writes, errors, await store.load(key, 60), await moving
+
+    writes, errors, last, (source, target) = run_with_store(cluster.url, traffic)
+    assert errors == []
+    assert writes > 30  # traffic ran through every phase of the move
+    assert last == str(writes)
+    with cluster.admin(target) as new_owner, cluster.admin(source) as old_owner:
+        assert new_owner.get(PREFIX + key) == str(writes).encode()
+        slot = redis_command(old_owner, "CLUSTER KEYSLOT", PREFIX + key)
+        assert redis_command(old_owner, "CLUSTER COUNTKEYSINSLOT", slot) == 0
+        # The client met both redirections and followed them.
+        redirected = old_owner.info("errorstats")
+        assert redirected["errorstat_ASK"]["count"] > 0
+        assert redirected["errorstat_MOVED"]["count"] > 0
+
+
+def connections_received(port: int) -> int:
+    with redis.Redis(port=port) as admin:
+        return int(admin.info("stats")["total_connections_received"])
+
+
+def test_a_cluster_node_behind_a_plain_url_answers_unavailable_with_a_hint(
+    redis_cluster_process: LocalCluster,
+) -> None:
+    """redis:// to a cluster node: a key another node owns gets MOVED, which fails the
+    call (a 503) with a message naming the fix, and the connection is dropped."""
+    cluster = redis_cluster_process
+    node = cluster.nodes[0]
+    with RedisCluster(host="127.0.0.1", port=node.port) as admin:
+        elsewhere = next(
+            key
+            for key in (store_key(new_id()) for _ in range(1000))
+            if node_of(admin, key) != f"127.0.0.1:{node.port}"
+        )
+
+    async def steps(store: SessionStore) -> tuple[str, int, int]:
+        with pytest.raises(StoreUnavailable) as refused:
+            await store.load(elsewhere, 60)
+        before = connections_received(node.port)
+        with pytest.raises(StoreUnavailable):
+            await store.load(elsewhere, 60)
+        return str(refused.value), before, connections_received(node.port)
+
+    message, before, after = run_with_store(f"redis://127.0.0.1:{node.port}", steps)
+    assert message.startswith("redis: MOVED ")
+    assert "use redis+cluster://" in message
+    assert after == before + 2  # the next call came on a new connection (+1: our own check)
+
+
+@pytest.fixture
+def replica(
+    redis_process: LocalServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalServer]:
+    """A replica of `redis_process`, in sync with it."""
+
+    def replica_server() -> LocalServer:
+        server = redis_server(tmp_path_factory.mktemp("replica"))
+        server.argv += ["--replicaof", "127.0.0.1", str(redis_process.port)]
+        return server
+
+    for server in started(replica_server):
+        with redis.Redis(port=server.port) as admin:
+            deadline = time.monotonic() + 30
+            while admin.info("replication")["master_link_status"] != "up":
+                assert time.monotonic() < deadline, "the replica never synced"
+                time.sleep(0.05)
+        yield server
+
+
+def test_a_replica_answers_readonly_until_promoted(replica: LocalServer) -> None:
+    """The URL names a server that is (or became, after a failover) a replica: READONLY
+    fails the call and drops the connection; once it is a primary again, the next call
+    works without a restart."""
+    key = store_key(new_id())
+
+    async def steps(store: SessionStore) -> tuple[str, str | None]:
+        with pytest.raises(StoreUnavailable) as refused:
+            await store.save(key, "{}", 60)
+        with redis.Redis(port=replica.port) as admin:
+            redis_command(admin, "REPLICAOF", "NO", "ONE")
+        await store.save(key, "{}", 60)
+        return str(refused.value), await store.load(key, 60)
+
+    message, loaded = run_with_store(f"redis://127.0.0.1:{replica.port}", steps)
+    assert message.startswith("redis: READONLY ")
+    assert "connection dropped" in message
+    assert loaded == "{}"
+
+
+def test_the_redis_connection_keeps_itself_alive(redis_url: str) -> None:
+    """TCP keepalive on the store's connection: a connection a NAT or load balancer
+    dropped in silence is found dead instead of stalling the next request."""
+
+    async def options() -> list[int]:
+        connection = await Connection.open(Target.from_url(redis_url))
+        try:
+            assert connection._transport is not None
+            sock = connection._transport.get_extra_info("socket")
+            names = [name for name in KEEPALIVE if hasattr(socket, name)]
+            return [sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)] + [
+                sock.getsockopt(socket.IPPROTO_TCP, getattr(socket, name)) for name in names
+            ]
+        finally:
+            connection.close()
+
+    expected = [name for name in KEEPALIVE if hasattr(socket, name)]
+    assert asyncio.run(options()) == [1, *(KEEPALIVE[name] for name in expected)]
