@@ -124,11 +124,13 @@ def build_assets_once() -> None:
             assets.build()
 
 
-def run_with_store(url: str, steps: Callable[[SessionStore], Awaitable[T]]) -> T:
+def run_with_store(
+    url: str, steps: Callable[[SessionStore], Awaitable[T]], *, tls_verify: bool = True
+) -> T:
     """Run `steps(store)` on a fresh store for `url`, then close it."""
 
     async def main() -> T:
-        store = create_store(url)
+        store = create_store(url, tls_verify=tls_verify)
         try:
             return await steps(store)
         finally:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -21,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, Protocol, TypeVar
+from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -58,14 +60,40 @@ def wait_until(
     raise RuntimeError(f"{what} not ready after {STARTUP_TIMEOUT:.0f}s")
 
 
-def answers(port: int, request: bytes, expected: bytes) -> bool:
-    """True when a server on the port answers `request` with a reply starting `expected`."""
+def answers(port: int, request: bytes, expected: bytes, *, tls: bool = False) -> bool:
+    """True when a server on the port answers `request` with a reply starting `expected`
+    (over TLS, trusting any certificate, when `tls`)."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as raw:
+            sock = _TRUST_ANY.wrap_socket(raw) if tls else raw
             sock.sendall(request)
             return sock.recv(64).startswith(expected)
     except OSError:
         return False
+
+
+_TRUST_ANY = ssl.create_default_context()
+_TRUST_ANY.check_hostname = False
+_TRUST_ANY.verify_mode = ssl.CERT_NONE
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """A self-signed certificate for CN=localhost and its key."""
+
+    cert: Path
+    key: Path
+
+
+def self_signed_certificate(workdir: Path) -> Certificate:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise RuntimeError("openssl not found on PATH (needed to make a test certificate)")
+    made = Certificate(workdir / "cert.pem", workdir / "key.pem")
+    request = [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+    request += ["-subj", "/CN=localhost", "-keyout", str(made.key), "-out", str(made.cert)]
+    _run(request)
+    return made
 
 
 @dataclass
@@ -81,6 +109,7 @@ class LocalServer:
     ping: bytes  # a request the server answers once it is ready...
     pong: bytes  # ...with a reply that starts with this
     port: int
+    tls: bool = False  # the port speaks TLS only
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     def start(self) -> None:
@@ -88,10 +117,14 @@ class LocalServer:
             self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         try:
-            wait_until(lambda: answers(self.port, self.ping, self.pong), self.process, self.name)
+            wait_until(self.answers, self.process, self.name)
         except RuntimeError:
             self.stop()
             raise
+
+    def answers(self) -> bool:
+        """Whether the server is up and answers its ping."""
+        return answers(self.port, self.ping, self.pong, tls=self.tls)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -104,14 +137,27 @@ class LocalServer:
         self.process = None
 
 
-def redis_server(workdir: Path) -> LocalServer:
+def redis_server(
+    workdir: Path, *, tls: Certificate | None = None, password: str | None = None
+) -> LocalServer:
+    """A Redis server; with `tls`, its port speaks TLS only (no client certificates)."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server not found on PATH")
     port = free_port()
-    argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir)]
-    argv += ["--save", "", "--appendonly", "no", "--daemonize", "no"]
-    return LocalServer("redis-server", argv, b"PING\r\n", b"+PONG", port)
+    argv = [binary, "--bind", "127.0.0.1", "--dir", str(workdir), "--daemonize", "no"]
+    argv += ["--save", "", "--appendonly", "no"]
+    if tls is None:
+        argv += ["--port", str(port)]
+    else:
+        argv += ["--port", "0", "--tls-port", str(port), "--tls-auth-clients", "no"]
+        argv += ["--tls-cert-file", str(tls.cert), "--tls-key-file", str(tls.key)]
+        argv += ["--tls-ca-cert-file", str(tls.cert)]  # nodes of a cluster trust each other
+    if password is not None:
+        argv += ["--requirepass", password, "--masterauth", password]
+    pong = b"+PONG" if password is None else b"-NOAUTH"  # ready either way
+    name = "redis-server" if tls is None else "redis-server with TLS (a build without it exits)"
+    return LocalServer(name, argv, b"PING\r\n", pong, port, tls=tls is not None)
 
 
 CLUSTER_SLOTS = 16384
@@ -123,6 +169,7 @@ class LocalCluster:
     way `redis-cli --cluster create` makes one."""
 
     nodes: list[LocalServer]
+    password: str | None = None
     formed: bool = field(default=False, init=False)  # the nodes' config files hold the cluster
 
     @property
@@ -132,11 +179,20 @@ class LocalCluster:
 
     @property
     def url(self) -> str:
-        return f"redis+cluster://127.0.0.1:{self.port}"
+        scheme = "rediss+cluster" if self.nodes[0].tls else "redis+cluster"
+        login = "" if self.password is None else f":{quote(self.password, safe='')}@"
+        return f"{scheme}://{login}127.0.0.1:{self.port}"
 
     def admin(self, node: int) -> redis.Redis:
         """A plain client of one node (close it after use)."""
-        return redis.Redis(port=self.nodes[node].port, socket_timeout=5)
+        tls = self.nodes[node].tls
+        return redis.Redis(
+            port=self.nodes[node].port,
+            password=self.password,
+            ssl=tls,
+            ssl_cert_reqs="none",
+            socket_timeout=5,
+        )
 
     def start(self) -> None:
         """Start the nodes; the first time, make them one cluster. Returns once every node
@@ -181,18 +237,24 @@ def _cluster_ready(client: redis.Redis) -> bool:
     return info["cluster_state"] == "ok" and int(info["cluster_size"]) == 3
 
 
-def redis_cluster(workdir: Path) -> LocalCluster:
+def redis_cluster(
+    workdir: Path, *, tls: Certificate | None = None, password: str | None = None
+) -> LocalCluster:
+    """Three nodes to make a cluster of (`start()`); with `tls`, clients and the nodes
+    among themselves speak TLS only."""
     nodes: list[LocalServer] = []
     while len(nodes) < 3:
-        node = redis_server(workdir)
+        node = redis_server(workdir, tls=tls, password=password)
         # A node also listens on its port + 10000 (the cluster bus): that one must be free too.
         bus = node.port + 10000
         if bus > 65535 or not _bindable(bus) or node.port in [n.port for n in nodes]:
             continue
         config = workdir / f"nodes-{node.port}.conf"
         node.argv += ["--cluster-enabled", "yes", "--cluster-config-file", str(config)]
+        if tls is not None:
+            node.argv += ["--tls-cluster", "yes"]
         nodes.append(node)
-    return LocalCluster(nodes)
+    return LocalCluster(nodes, password)
 
 
 def _bindable(port: int) -> bool:

@@ -12,18 +12,28 @@ import json
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import redis
 from redis.cluster import RedisCluster
 
-from {{ cookiecutter.project_slug }}.sessions import SessionStore, StoreUnavailable
+from {{ cookiecutter.project_slug }}.sessions import SessionStore, StoreUnavailable, create_store
 from {{ cookiecutter.project_slug }}.sessions.ids import new_id, store_key
 from {{ cookiecutter.project_slug }}.sessions.redis_client import KEEPALIVE, Connection, Target
 from {{ cookiecutter.project_slug }}.sessions.stores import RedisCommands
 
 from helpers import run_with_store
-from servers import LocalCluster, LocalServer, redis_command, redis_server, started
+from servers import (
+    LocalCluster,
+    LocalServer,
+    redis_cluster,
+    redis_command,
+    redis_server,
+    self_signed_certificate,
+    started,
+)
 
 PREFIX = RedisCommands.prefix
 
@@ -43,8 +53,9 @@ def cluster_admin(redis_cluster_url: str) -> Iterator[RedisCluster]:
         client.close()
 
 
-def record(node: str) -> str:
-    return json.dumps({"node": node})
+def record(label: str) -> str:
+    """A session record that says which key or node it was written for."""
+    return json.dumps({"for": label})
 
 
 def node_of(admin: RedisCluster, key: str) -> str:
@@ -147,6 +158,45 @@ def test_a_slot_moved_during_traffic_loses_no_session(
         redirected = old_owner.info("errorstats")
         assert redirected["errorstat_ASK"]["count"] > 0
         assert redirected["errorstat_MOVED"]["count"] > 0
+
+
+PASSWORD = "cluster:/@pass"  # noqa: S105 - the test cluster's; has characters URLs must encode
+
+
+@pytest.fixture
+def tls_cluster(tmp_path: Path) -> Iterator[LocalCluster]:
+    """A password-protected Redis Cluster speaking TLS only, with a self-signed certificate."""
+
+    def cluster() -> LocalCluster:
+        return redis_cluster(tmp_path, tls=self_signed_certificate(tmp_path), password=PASSWORD)
+
+    yield from started(cluster)
+
+
+def test_rediss_cluster_self_signed_needs_tls_verify_off(tls_cluster: LocalCluster) -> None:
+    """rediss+cluster://: every node's certificate is verified by default, so a self-signed
+    cluster is refused (StoreUnavailable, a 503); with SESSION_STORE_TLS_VERIFY off the
+    store works over TLS on every node, logged in with the URL's password."""
+    keys = [store_key(new_id()) for _ in range(30)]  # on every node, but for 3 * (2/3)**30
+
+    async def saved_and_loaded(store: SessionStore) -> list[str | None]:
+        for key in keys:
+            await store.save(key, record(key), 60)
+        return [await store.load(key, 60) for key in keys]
+
+    async def refused(url: str, *, tls_verify: bool) -> None:
+        store = create_store(url, tls_verify=tls_verify)
+        try:
+            with pytest.raises(StoreUnavailable):
+                await store.load(keys[0], 60)
+        finally:
+            await store.aclose()
+
+    asyncio.run(refused(tls_cluster.url, tls_verify=True))
+    loaded = run_with_store(tls_cluster.url, saved_and_loaded, tls_verify=False)
+    assert loaded == [record(key) for key in keys]
+    wrong = tls_cluster.url.replace(quote(PASSWORD, safe=""), "nope")
+    asyncio.run(refused(wrong, tls_verify=False))
 
 
 def connections_received(port: int) -> int:

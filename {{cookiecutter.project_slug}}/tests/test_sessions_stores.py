@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -30,10 +29,10 @@ from servers import (
     LocalServer,
     _as_postgres_user,
     _pg_bindir,
-    free_port,
     own_postgres,
     redis_server,
-    unavailable,
+    self_signed_certificate,
+    started,
 )
 
 
@@ -120,35 +119,14 @@ PASSWORD = "s3cret:/@pass"  # noqa: S105 - the test server's; has characters URL
 
 @pytest.fixture
 def tls_redis(tmp_path: Path) -> Iterator[int]:
-    """A password-protected Redis serving TLS with a self-signed certificate, like Heroku
-    Redis; yields the TLS port."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        unavailable("openssl not found on PATH (needed to make a test certificate)")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    self_signed = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
-    subprocess.run(
-        [openssl, *self_signed, "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        server = redis_server(tmp_path)
-    except RuntimeError as error:
-        unavailable(str(error))
-    tls_port = free_port()
-    argv = [*server.argv, "--tls-port", str(tls_port), "--tls-cert-file", str(cert)]
-    argv += ["--tls-key-file", str(key), "--tls-auth-clients", "no", "--requirepass", PASSWORD]
-    # The plain port only answers readiness checks, which a password refuses this way.
-    server = LocalServer("redis-server (TLS)", argv, b"PING\r\n", b"-NOAUTH", server.port)
-    try:
-        server.start()
-    except (OSError, RuntimeError) as error:
-        unavailable(f"{error} (a redis-server built without TLS?)")
-    try:
-        yield tls_port
-    finally:
-        server.stop()
+    """A password-protected Redis serving TLS only, with a self-signed certificate, like
+    Heroku Redis; yields its port."""
+
+    def server() -> LocalServer:
+        return redis_server(tmp_path, tls=self_signed_certificate(tmp_path), password=PASSWORD)
+
+    for running in started(server):
+        yield running.port
 
 
 def test_rediss_self_signed_needs_tls_verify_off(tls_redis: int) -> None:

@@ -152,8 +152,8 @@ class RedisClusterStore(RedisCommands):
             self._ready, self._lock = False, asyncio.Lock()
         if not self._ready:
             # One caller reads the slot map while the others wait: commands that start
-            # together on a client that has none yet can write to a connection redis-py
-            # is closing (a TypeError out of asyncio), about one cold start in five.
+            # together on a client that has none yet may write to a connection redis-py
+            # is closing (a TypeError out of asyncio, not a 503).
             async with self._lock:
                 if not self._ready:
                     await self._cluster.initialize()
