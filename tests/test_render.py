@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +13,12 @@ import yaml
 from helpers import (
     ANSWERS_FILE,
     DEFAULTS,
+    TEMPLATE,
     layout,
     option_cases,
     render_cookiecutter,
     render_copier,
+    run,
     tree,
 )
 
@@ -29,6 +33,11 @@ AWKWARD_TEXT = {
 CASES = {"-".join(f"{k}={v}" for k, v in case.items()): case for case in option_cases()} | {
     "awkward-text": AWKWARD_TEXT
 }
+
+
+# The template's own ruff: the version generated projects lock (a test below keeps it so),
+# without a virtualenv per rendered project.
+RUFF = Path(sys.executable).with_name("ruff")
 
 
 def answers_record(project: Path) -> dict[str, Any]:
@@ -47,6 +56,21 @@ def test_engines_render_identical_projects(tmp_path: Path, data: dict[str, Any])
     answers = {**DEFAULTS, **data}
     assert answers_record(by_copier) == answers
     assert layout.verify(by_copier, layout.select(answers)) == []
+    # Whatever the answers leave out, what remains lints clean (an import used only by an
+    # optional test, say). tests/test_generated.py runs mypy and the tests on three projects.
+    run([str(RUFF), "check", "--no-cache", "."], by_copier)
+    run([str(RUFF), "format", "--check", "--no-cache", "."], by_copier)
+
+
+def locked_version(lock: Path, package: str) -> str:
+    entries = tomllib.loads(lock.read_text(encoding="utf-8"))["package"]
+    [version] = [entry["version"] for entry in entries if entry["name"] == package]
+    return str(version)
+
+
+def test_every_combination_is_linted_with_the_ruff_projects_lock() -> None:
+    project_lock = TEMPLATE / "{{cookiecutter.project_slug}}" / "uv.lock"
+    assert locked_version(TEMPLATE / "uv.lock", "ruff") == locked_version(project_lock, "ruff")
 
 
 def test_the_app_is_titled_with_the_project_name(tmp_path: Path) -> None:

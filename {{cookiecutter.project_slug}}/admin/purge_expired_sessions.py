@@ -14,10 +14,9 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from sqlalchemy import delete, select
 
 from {{ cookiecutter.project_slug }}.config import load_settings
-from {{ cookiecutter.project_slug }}.db import create_sync_engine, is_sql_url, sessions
+from {{ cookiecutter.project_slug }}.db import delete_in_batches, is_sql_url, sessions
 
 log = logging.getLogger("admin.purge_expired_sessions")
 
@@ -29,17 +28,6 @@ def main(batch_size: BatchSize = 1000) -> None:
     if not is_sql_url(url):
         log.info("the session store is not a SQL database: it expires sessions itself")
         return
-    engine = create_sync_engine(url)
-    now, total = datetime.now(UTC), 0
-    try:
-        while True:
-            with engine.begin() as connection:
-                expired = select(sessions.c.key).where(sessions.c.expires_at <= now)
-                keys = select(expired.limit(batch_size).subquery().c.key)
-                deleted = connection.execute(delete(sessions).where(sessions.c.key.in_(keys)))
-            total += deleted.rowcount
-            if deleted.rowcount < batch_size:
-                break
-    finally:
-        engine.dispose()
+    expired = sessions.c.expires_at <= datetime.now(UTC)
+    total = delete_in_batches(url, sessions.c.key, expired, batch_size)
     log.info("deleted %d expired sessions", total)

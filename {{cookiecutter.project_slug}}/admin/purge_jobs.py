@@ -14,10 +14,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
-from sqlalchemy import delete, select
 
 from {{ cookiecutter.project_slug }}.config import load_settings
-from {{ cookiecutter.project_slug }}.db import create_sync_engine, jobs
+from {{ cookiecutter.project_slug }}.db import delete_in_batches, jobs
 
 log = logging.getLogger("admin.purge_jobs")
 
@@ -27,19 +26,6 @@ BatchSize = Annotated[int, typer.Option(min=1, help="Rows deleted per transactio
 
 def main(days: Days = 14, batch_size: BatchSize = 1000) -> None:
     cutoff = datetime.now(UTC) - timedelta(days=days)
-    finished = select(jobs.c.id).where(
-        jobs.c.status.in_(("done", "failed")), jobs.c.finished_at < cutoff
-    )
-    engine = create_sync_engine(load_settings().database_url)
-    total = 0
-    try:
-        while True:
-            with engine.begin() as connection:
-                ids = select(finished.limit(batch_size).subquery().c.id)
-                deleted = connection.execute(delete(jobs).where(jobs.c.id.in_(ids)))
-            total += deleted.rowcount
-            if deleted.rowcount < batch_size:
-                break
-    finally:
-        engine.dispose()
+    finished = jobs.c.status.in_(("done", "failed")) & (jobs.c.finished_at < cutoff)
+    total = delete_in_batches(load_settings().database_url, jobs.c.id, finished, batch_size)
     log.info("deleted %d finished jobs older than %d days", total, days)

@@ -7,7 +7,6 @@ purge_jobs deletes old finished jobs."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import threading
@@ -263,6 +262,7 @@ def test_the_kubernetes_manifest_allows_the_grace_and_probes_the_heartbeat(
     tmp_path: Path,
 ) -> None:
     import json  # here: the test exists only in projects with Kubernetes manifests
+    import os
     import re
 
     from {{ cookiecutter.project_slug }}.worker import HEARTBEAT_FILE

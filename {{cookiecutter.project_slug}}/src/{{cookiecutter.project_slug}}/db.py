@@ -9,10 +9,12 @@ write plain URLs; the drivers (psycopg, aiosqlite) are chosen here.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Column,
+    ColumnElement,
     DateTime,
     Engine,
     Index,
@@ -22,6 +24,8 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
+    delete,
+    select,
 )
 from sqlalchemy.engine import URL, make_url
 
@@ -98,3 +102,23 @@ def async_url(url: str) -> URL:
 
 def create_sync_engine(url: str) -> Engine:
     return create_engine(sync_url(url), pool_pre_ping=True)
+
+
+def delete_in_batches(
+    url: str, key: Column[Any], where: ColumnElement[bool], batch_size: int
+) -> int:
+    """Delete the rows of `key`'s table that match `where`, `batch_size` rows per
+    transaction (each one short, so no lock is held long); the number deleted."""
+    table, total = key.table, 0
+    engine = create_sync_engine(url)
+    try:
+        while True:
+            with engine.begin() as connection:
+                batch = select(key).where(where).limit(batch_size).subquery()
+                matched = select(batch.c[key.name])
+                deleted = connection.execute(delete(table).where(key.in_(matched))).rowcount
+            total += deleted
+            if deleted < batch_size:
+                return total
+    finally:
+        engine.dispose()
