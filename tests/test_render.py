@@ -25,7 +25,7 @@ from helpers import (
 # Names that must survive TOML, YAML, JSON, Python, shell and Markdown unharmed.
 AWKWARD_TEXT = {
     "project_name": 'Café O\'Neil "Q" <x>: y & $(rm -rf ~) `id` \\ 日本',
-    "project_slug": "cafe_service",
+    "project_slug": "cafe_oneil_service_at_the_slug_length_ca",  # 40: the longest allowed
     "description": "Says \"hi\" \\ bye; {braces} 'quotes' #hash % percent",
     "author_name": 'Zoë D\'Arcy \\ "Z"',
     "author_email": "zoe+tag@example.co.uk",

@@ -355,7 +355,7 @@ def history_with_release_tags(tmp_path: Path) -> Path:
     git(repo, "checkout", "-q", "-f", "HEAD")
     for version, commit in recorded_releases():
         git(repo, "merge-base", "--is-ancestor", commit, "HEAD")  # fails: not in history
-        git(repo, "tag", f"v{version}", commit)
+        git(repo, "tag", "-f", f"v{version}", commit)  # -f: a clone may carry the tags already
     return repo
 
 

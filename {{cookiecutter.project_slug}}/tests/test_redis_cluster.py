@@ -19,10 +19,8 @@ import pytest
 import redis
 from redis.cluster import RedisCluster
 
-from {{ cookiecutter.project_slug }}.sessions import SessionStore, StoreUnavailable, create_store
+from {{ cookiecutter.project_slug }}.sessions import redis_client, stores
 from {{ cookiecutter.project_slug }}.sessions.ids import new_id, store_key
-from {{ cookiecutter.project_slug }}.sessions.redis_client import KEEPALIVE, Connection, Target
-from {{ cookiecutter.project_slug }}.sessions.stores import RedisCommands
 
 from helpers import run_with_store
 from servers import (
@@ -35,7 +33,7 @@ from servers import (
     started,
 )
 
-PREFIX = RedisCommands.prefix
+PREFIX = stores.RedisCommands.prefix
 
 
 def plain_url(cluster_url: str) -> str:
@@ -76,7 +74,7 @@ def test_sessions_on_every_primary_are_kept(
         key = store_key(new_id())
         keys.setdefault(node_of(cluster_admin, key), key)
 
-    async def steps(store: SessionStore) -> list[str | None]:
+    async def steps(store: stores.SessionStore) -> list[str | None]:
         for node, key in keys.items():
             await store.save(key, record(node), 60)
         return [await store.load(key, 120) for key in keys.values()]
@@ -89,7 +87,7 @@ def test_sessions_on_every_primary_are_kept(
             assert owner.get(PREFIX + key) == record(node).encode()
             assert 60 < owner.ttl(PREFIX + key) <= 120  # the read slid the expiry
 
-    async def delete_all(store: SessionStore) -> list[str | None]:
+    async def delete_all(store: stores.SessionStore) -> list[str | None]:
         for key in keys.values():
             await store.delete(key)
         return [await store.load(key, 60) for key in keys.values()]
@@ -133,7 +131,9 @@ def test_a_slot_moved_during_traffic_loses_no_session(
     key = store_key(new_id())
     cluster = redis_cluster_process
 
-    async def traffic(store: SessionStore) -> tuple[int, list[str], str | None, tuple[int, int]]:
+    async def traffic(
+        store: stores.SessionStore,
+    ) -> tuple[int, list[str], str | None, tuple[int, int]]:
         await store.save(key, "0", 60)
         moving = asyncio.create_task(asyncio.to_thread(move_slot, cluster, key, 0.3))
         writes, errors = 0, []
@@ -142,7 +142,7 @@ def test_a_slot_moved_during_traffic_loses_no_session(
                 assert await store.load(key, 60) == str(writes)  # the last write, never older
                 writes += 1
                 await store.save(key, str(writes), 60)
-            except StoreUnavailable as error:
+            except stores.StoreUnavailable as error:
                 errors.append(str(error))
         return writes, errors, await store.load(key, 60), await moving
 
@@ -179,15 +179,15 @@ def test_rediss_cluster_self_signed_needs_tls_verify_off(tls_cluster: LocalClust
     store works over TLS on every node, logged in with the URL's password."""
     keys = [store_key(new_id()) for _ in range(30)]  # on every node, but for 3 * (2/3)**30
 
-    async def saved_and_loaded(store: SessionStore) -> list[str | None]:
+    async def saved_and_loaded(store: stores.SessionStore) -> list[str | None]:
         for key in keys:
             await store.save(key, record(key), 60)
         return [await store.load(key, 60) for key in keys]
 
     async def refused(url: str, *, tls_verify: bool) -> None:
-        store = create_store(url, tls_verify=tls_verify)
+        store = stores.create_store(url, tls_verify=tls_verify)
         try:
-            with pytest.raises(StoreUnavailable):
+            with pytest.raises(stores.StoreUnavailable):
                 await store.load(keys[0], 60)
         finally:
             await store.aclose()
@@ -218,11 +218,11 @@ def test_a_cluster_node_behind_a_plain_url_answers_unavailable_with_a_hint(
             if node_of(admin, key) != f"127.0.0.1:{node.port}"
         )
 
-    async def steps(store: SessionStore) -> tuple[str, int, int]:
-        with pytest.raises(StoreUnavailable) as refused:
+    async def steps(store: stores.SessionStore) -> tuple[str, int, int]:
+        with pytest.raises(stores.StoreUnavailable) as refused:
             await store.load(elsewhere, 60)
         before = connections_received(node.port)
-        with pytest.raises(StoreUnavailable):
+        with pytest.raises(stores.StoreUnavailable):
             await store.load(elsewhere, 60)
         return str(refused.value), before, connections_received(node.port)
 
@@ -258,8 +258,8 @@ def test_a_replica_answers_readonly_until_promoted(replica: LocalServer) -> None
     works without a restart."""
     key = store_key(new_id())
 
-    async def steps(store: SessionStore) -> tuple[str, str | None]:
-        with pytest.raises(StoreUnavailable) as refused:
+    async def steps(store: stores.SessionStore) -> tuple[str, str | None]:
+        with pytest.raises(stores.StoreUnavailable) as refused:
             await store.save(key, "{}", 60)
         with redis.Redis(port=replica.port) as admin:
             redis_command(admin, "REPLICAOF", "NO", "ONE")
@@ -277,16 +277,16 @@ def test_the_redis_connection_keeps_itself_alive(redis_url: str) -> None:
     dropped in silence is found dead instead of stalling the next request."""
 
     async def options() -> list[int]:
-        connection = await Connection.open(Target.from_url(redis_url))
+        connection = await redis_client.Connection.open(redis_client.Target.from_url(redis_url))
         try:
             assert connection._transport is not None
             sock = connection._transport.get_extra_info("socket")
-            names = [name for name in KEEPALIVE if hasattr(socket, name)]
+            names = [name for name in redis_client.KEEPALIVE if hasattr(socket, name)]
             return [sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)] + [
                 sock.getsockopt(socket.IPPROTO_TCP, getattr(socket, name)) for name in names
             ]
         finally:
             connection.close()
 
-    expected = [name for name in KEEPALIVE if hasattr(socket, name)]
-    assert asyncio.run(options()) == [1, *(KEEPALIVE[name] for name in expected)]
+    expected = [name for name in redis_client.KEEPALIVE if hasattr(socket, name)]
+    assert asyncio.run(options()) == [1, *(redis_client.KEEPALIVE[name] for name in expected)]

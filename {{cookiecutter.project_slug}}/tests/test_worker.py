@@ -45,7 +45,8 @@ def engine(database_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def worker(database_url: str, engine: Engine) -> Iterator[subprocess.Popen[str]]:
     env = process_env(database_url)
-    command = [str(ROOT / "bin" / "python"), "-m", "{{ cookiecutter.project_slug }}.worker"]
+    module = "{{ cookiecutter.project_slug }}.worker"  # a line of its own: any slug fits
+    command = [str(ROOT / "bin" / "python"), "-m", module]
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
