@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -172,7 +173,13 @@ def test_rediss_self_signed_needs_tls_verify_off(tls_redis: int) -> None:
 def test_concurrent_calls_each_get_their_own_record(session_store_url: str) -> None:
     """Database stores send the reads and writes of one event loop iteration as one
     statement: every caller must still get its own record, the last write of a key wins,
-    and a caller that is cancelled cancels nobody else."""
+    and a caller that is cancelled cancels nobody else.
+
+    Two writes of one key in flight at once are kept in the order issued where a store
+    orders them: the database batches and the one Redis connection. The pools of the
+    Memcached and Redis Cluster clients may send them on two connections, so either may
+    win there, as between two concurrent requests."""
+    ordered = urlsplit(session_store_url).scheme in ("redis", "sqlite", "postgresql")
     keys = [store_key(new_id()) for _ in range(40)]
 
     async def steps(store: SessionStore) -> None:
@@ -183,7 +190,8 @@ def test_concurrent_calls_each_get_their_own_record(session_store_url: str) -> N
         loaded = await asyncio.gather(
             *(store.load(key, 60) for key in keys), store.load("0" * 64, 60)
         )
-        assert loaded == ['{"n":"b"}', *(f"[{n}]" for n in range(1, 40)), None]
+        assert loaded[1:] == [*(f"[{n}]" for n in range(1, 40)), None]
+        assert loaded[0] in (['{"n":"b"}'] if ordered else ['{"n":"a"}', '{"n":"b"}'])
         cancelled = asyncio.ensure_future(store.load(keys[1], 60))
         kept = asyncio.ensure_future(store.load(keys[1], 60))
         await asyncio.sleep(0)
