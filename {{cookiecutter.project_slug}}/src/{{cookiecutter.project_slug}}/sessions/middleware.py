@@ -93,7 +93,9 @@ class Session(dict[str, Any]):
 
 
 def _dump(data: dict[str, Any]) -> str:
-    return json.dumps(data, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    # ASCII only: any text JSON can carry (a lone surrogate from a "\\ud800" escape too)
+    # is stored as an escape that every store and driver can encode.
+    return json.dumps(data, separators=(",", ":"), sort_keys=True)
 
 
 def decode_record(record: str) -> tuple[float, dict[str, Any]] | None:
