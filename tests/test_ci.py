@@ -78,6 +78,7 @@ def test_github_workflow_validates_and_runs_everything(projects: dict[str, Path]
     [install] = [command for command in runs if "apt-get install" in command]
     assert runs.index(install) < runs.index("uv run pytest")
     assert "redis-server" in install  # the tests start a Redis Cluster from the binary
+    assert "faketime" in install  # the worker's skewed-clock test (Chrome is on the runner)
     assert any("pre-commit run --all-files" in command for command in runs)
     [release] = [command for command in runs if "Procfile" in command]
     assert release.count('sh -c "$release"') == 2
@@ -115,6 +116,7 @@ def test_gitlab_ci_validates_and_runs_everything(projects: dict[str, Path]) -> N
     assert test_job["script"][:2] == ["bin/build", "uv run pytest"]
     [install] = [line for line in test_job["before_script"] if "apt-get install" in line]
     assert "redis-server" in install  # the tests start a Redis Cluster from the binary
+    assert {"chromium", "faketime"} <= set(install.split())  # browser and clock tests
     assert test_job["before_script"][-1] == "uv sync"  # what the default would have run
     assert test_job["script"].count('sh -c "$release"') == 2
     assert any("pre-commit run --all-files" in line for line in pipeline["lint"]["script"])
