@@ -52,6 +52,7 @@ def test_check_says_current_then_names_the_newer_release(tmp_path: Path, engine:
     assert behind.returncode == 2, behind.stderr
     assert "template release 0.2.0 is out" in behind.stderr
     assert "on 0.1.0" in behind.stderr
+    assert "bin/update --defaults" in behind.stderr  # the command that needs no terminal
     assert status(project) == before  # nothing changed, nothing written
     assert answers(project)["_commit"] == "v0.1.0"
 
