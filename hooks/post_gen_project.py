@@ -80,6 +80,30 @@ def write_copier_answers(context: dict, template: Path) -> None:
     )
 
 
+def sort_lock(slug: str) -> None:
+    """Put the project's own entry of uv.lock where uv sorts it by name.
+
+    The template's lock is made for the default slug (scripts/lock.py), so the entry sits
+    where that name sorts; left there, the team's first `uv add` would move it and rewrite
+    a hundred unrelated lines. Idempotent, and a lock without that entry is left alone.
+    """
+    lock = Path("uv.lock")
+    if not lock.is_file():
+        return
+    head, *packages = lock.read_text(encoding="utf-8").split("\n[[package]]\n")
+    ours = f'name = "{slug.replace("_", "-")}"\nversion = '
+    mine = [p for p in packages if p.startswith(ours) and 'source = { editable = "." }' in p]
+    if len(mine) != 1:
+        return
+    others = [p for p in packages if p is not mine[0]]
+    index = next(
+        (i for i, p in enumerate(others) if p.split("\n", 1)[0] > ours.split("\n", 1)[0]),
+        len(others),
+    )
+    others.insert(index, mine[0])
+    lock.write_text("\n[[package]]\n".join([head, *others]), encoding="utf-8")
+
+
 def main() -> int:
     context, template = load_context()
     sys.path.insert(0, str(template / "hooks"))
@@ -89,6 +113,7 @@ def main() -> int:
     layout.prune(Path.cwd(), selection)
     if not UNDER_COPIER:
         write_copier_answers(context, template)
+    sort_lock(context["project_slug"])
     if not UPDATING:  # on update, copier's own merge result is the team's to review
         # Only what the template rendered is judged: copy into an existing repository and
         # recopy leave the team's own files next to it.

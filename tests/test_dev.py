@@ -94,12 +94,12 @@ def test_the_real_environment_beats_dotenv_in_every_process(project: Path, tmp_p
         "SESSION_STORE_URL": f"sqlite:///{sessions}",
     }
     log = tmp_path / "dev.log"
-    with log.open("wb") as output:
+    with log.open("wb") as sink:
         dev = subprocess.Popen(
             ["bin/dev"],
             cwd=project,
             env=env,
-            stdout=output,
+            stdout=sink,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )

@@ -156,3 +156,22 @@ def test_pre_gen_hook_lists_every_problem(tmp_path: Path) -> None:
     assert result.returncode == 1
     for needle in ("project_slug 'class'", "author_email 'x'", "with_worker='no'"):
         assert needle in result.stderr
+
+
+def lock_names(project: Path) -> list[str]:
+    text = (project / "uv.lock").read_text(encoding="utf-8")
+    return [block.split('"', 2)[1] for block in text.split("\n[[package]]\nname = ")[1:]]
+
+
+@pytest.mark.parametrize("name", ["Abacus", "Order Desk", "Zeta Thing"])
+def test_the_projects_own_lock_entry_sorts_where_uv_puts_it(tmp_path: Path, name: str) -> None:
+    # uv keeps the lock sorted by name: left where the template's default slug sorts, the
+    # project's entry would move on the team's first `uv add`, rewriting unrelated lines.
+    project = render_cookiecutter(tmp_path, {"project_name": name})
+    names = lock_names(project)
+    assert project.name.replace("_", "-") in names
+    assert names == sorted(names)
+    before = tree(project)
+    context = {**DEFAULTS, "project_name": name, "project_slug": project.name}
+    assert run_hook("post_gen_project.py", project, context).returncode == 0
+    assert tree(project) == before  # idempotent
