@@ -12,11 +12,14 @@ import json
 import socket
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 import redis
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 from redis.cluster import RedisCluster
 
 from {{ cookiecutter.project_slug }}.sessions import redis_client, stores
@@ -158,6 +161,83 @@ def test_a_slot_moved_during_traffic_loses_no_session(
         redirected = old_owner.info("errorstats")
         assert redirected["errorstat_ASK"]["count"] > 0
         assert redirected["errorstat_MOVED"]["count"] > 0
+
+
+@dataclass(frozen=True)
+class Burst:
+    """Concurrent session writes and reads, with redis-py dropping its slot map and every
+    connection (its own aclose(), as it does itself on CLUSTERDOWN, on a slot not covered
+    and on every fifth MOVED) before the burst or part-way through it."""
+
+    calls: int
+    close_after: int | None  # event-loop turns into the burst; None: just before it
+
+
+async def redis_py_reinitialises(store: stores.RedisClusterStore, after: int | None) -> None:
+    for _ in range(after or 0):
+        await asyncio.sleep(0)
+    assert store._cluster is not None
+    await store._cluster.aclose()
+
+
+async def save_then_load(store: stores.SessionStore, key: str) -> str | None:
+    await store.save(key, record(key), 60)
+    return await store.load(key, 60)
+
+
+async def bursts_across_reinitialisations(url: str, bursts: list[Burst]) -> None:
+    """Every call ends with its own record or StoreUnavailable; the store works after."""
+    store = stores.create_store(url)
+    assert isinstance(store, stores.RedisClusterStore)
+    try:
+        assert await store.load(store_key(new_id()), 60) is None  # the client is up
+        for burst in bursts:
+            keys = [store_key(new_id()) for _ in range(burst.calls)]
+            if burst.close_after is None:
+                await redis_py_reinitialises(store, None)
+            closing = [] if burst.close_after is None else [burst.close_after]
+            outcomes = await asyncio.gather(
+                *(save_then_load(store, key) for key in keys),
+                *(redis_py_reinitialises(store, after) for after in closing),
+                return_exceptions=True,
+            )
+            assert outcomes[len(keys) :] == [None] * len(closing)  # aclose() itself worked
+            for key, outcome in zip(keys, outcomes, strict=False):
+                event(f"a call ended with {type(outcome).__name__}")
+                if isinstance(outcome, BaseException):
+                    assert isinstance(outcome, stores.StoreUnavailable), repr(outcome)
+                else:
+                    assert outcome == record(key)
+        key = store_key(new_id())
+        assert await save_then_load(store, key) == record(key)
+    finally:
+        await store.aclose()
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    database=None,  # nothing written to the project folder
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    bursts=st.lists(
+        st.builds(
+            Burst,
+            calls=st.integers(5, 40),
+            close_after=st.one_of(st.none(), st.integers(0, 30)),
+        ),
+        min_size=1,
+        max_size=2,
+    )
+)
+def test_commands_across_redis_py_reinitialisations_answer_or_are_unavailable(
+    redis_cluster_url: str, bursts: list[Burst]
+) -> None:
+    """redis-py re-reads the slot map by closing every connection, while other commands
+    are in flight on them or start on them: each call still gets its own record, or
+    StoreUnavailable (a 503), never another error (which would be a 500)."""
+    asyncio.run(bursts_across_reinitialisations(redis_cluster_url, bursts))
 
 
 PASSWORD = "cluster:/@pass"  # noqa: S105 - the test cluster's; has characters URLs must encode

@@ -124,7 +124,21 @@ class RedisClusterStore(RedisCommands):
     """A Redis Cluster through redis-py's cluster client, which keeps the slot map and
     follows MOVED and ASK while slots move between nodes. It costs more CPU per command
     than RedisStore's client (benchmarks/ measures both), and it scales past one primary.
-    `tls_verify=False` accepts self-signed rediss+cluster:// nodes."""
+    `tls_verify=False` accepts self-signed rediss+cluster:// nodes.
+
+    redis-py drops its slot map and closes every connection (its own aclose()) on
+    CLUSTERDOWN, on a slot not covered and on every fifth MOVED, while other commands are
+    in flight on those connections or about to start on them. A command caught in that
+    race can fail with an error that is no RedisError (a TypeError out of asyncio's
+    transport): it is run once more on the re-read map, and fails as StoreUnavailable if it
+    fails again. The commands are idempotent (SET, GETEX, DEL), so a second run is safe.
+    """
+
+    # What a command meets when redis-py closes the connection it uses at the wrong
+    # moment: asyncio's transport or redis-py's reader already torn down. These are no
+    # RedisError, and would otherwise escape the store as a 500.
+    _RACE = (TypeError, AttributeError, RuntimeError)
+    _FAILURES = (RedisError, RedisClusterException, OSError, TimeoutError, *_RACE)
 
     def __init__(self, url: str, *, tls_verify: bool = True) -> None:
         target = redis_client.Target.from_url(url.replace("+cluster", "", 1))
@@ -141,7 +155,6 @@ class RedisClusterStore(RedisCommands):
         }
         self._cluster: RedisCluster | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._ready = False
         self._lock = asyncio.Lock()
 
     async def _client(self) -> RedisCluster:
@@ -149,23 +162,29 @@ class RedisClusterStore(RedisCommands):
         loop = asyncio.get_running_loop()
         if self._cluster is None or self._loop is not loop:
             self._cluster, self._loop = RedisCluster(**self._options), loop
-            self._ready, self._lock = False, asyncio.Lock()
-        if not self._ready:
-            # One caller reads the slot map while the others wait: commands that start
-            # together on a client that has none yet may write to a connection redis-py
-            # is closing (a TypeError out of asyncio, not a 503).
+            self._lock = asyncio.Lock()
+        cluster = self._cluster
+        # redis-py's own flag: no slot map yet, or it dropped the map (aclose()). One
+        # caller reads the map while the others wait: commands that start together on a
+        # client without one race on connections redis-py is opening and closing.
+        if cluster._initialize:
             async with self._lock:
-                if not self._ready:
-                    await self._cluster.initialize()
-                    self._ready = True
-        return self._cluster
+                await cluster.initialize()  # returns at once if a waiter before us did it
+        return cluster
+
+    async def _execute(self, command: tuple[str | int, ...]) -> Any:
+        cluster = await self._client()
+        return await cluster.execute_command(*command)
 
     async def _call(self, *command: str | int) -> Any:
         try:
             async with asyncio.timeout(TIMEOUT_SECONDS):
-                cluster = await self._client()
-                return await cluster.execute_command(*command)
-        except (RedisError, RedisClusterException, OSError, TimeoutError) as error:
+                try:
+                    return await self._execute(command)
+                except self._RACE as error:
+                    log.info("redis cluster: %s during a re-initialisation, retried", error)
+                    return await self._execute(command)
+        except self._FAILURES as error:
             # redis-py's messages may quote the command; name the kind only.
             raise StoreUnavailable(f"redis cluster: {type(error).__name__}") from error
 
