@@ -175,14 +175,16 @@ def test_every_caller_gets_its_own_reply_or_its_own_error(
     asyncio.run(scenario(client_url(locked_redis), people, fault))
 
 
-def test_an_unencodable_record_fails_alone(redis_url: str) -> None:
+@pytest.mark.parametrize("server", ["redis_url", "redis_cluster_url"])
+def test_an_unencodable_record_fails_alone(server: str, request: pytest.FixtureRequest) -> None:
     """Twenty sessions read at once while a save carries text that cannot be sent to
     Redis (a lone surrogate): the save fails with a ValueError, having sent nothing, and
-    every read gets its own record."""
+    every read gets its own record (on one server, and on a cluster)."""
+    url: str = request.getfixturevalue(server)
     keys = [store_key(new_id()) for _ in range(20)]
 
     async def steps() -> list[str | BaseException | None]:
-        store = stores.create_store(redis_url)
+        store = stores.create_store(url)
         try:
             for key in keys:
                 await store.save(key, f"record of {key}", 60)

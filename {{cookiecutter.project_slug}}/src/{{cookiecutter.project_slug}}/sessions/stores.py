@@ -71,7 +71,11 @@ class SessionStore(ABC):
 
 
 class RedisCommands(SessionStore):
-    """The store on Redis commands; subclasses say how a command reaches the server."""
+    """The store on Redis commands; subclasses say how a command reaches the server.
+
+    A key or record that cannot be sent (text that is not UTF-8 encodable) raises a
+    ValueError, having sent nothing: it is the caller's error, and no other call's.
+    """
 
     prefix = "session:"
 
@@ -182,7 +186,7 @@ class RedisClusterStore(RedisCommands):
                 try:
                     return await self._execute(command)
                 except self._RACE as error:
-                    log.info("redis cluster: %s during a re-initialisation, retried", error)
+                    log.info("redis cluster: %s on a connection redis-py closed: run again", error)
                     return await self._execute(command)
         except self._FAILURES as error:
             # redis-py's messages may quote the command; name the kind only.
