@@ -134,8 +134,9 @@ class RedisClusterStore(RedisCommands):
     CLUSTERDOWN, on a slot not covered and on every fifth MOVED, while other commands are
     in flight on those connections or about to start on them. A command caught in that
     race can fail with an error that is no RedisError (a TypeError out of asyncio's
-    transport): it is run once more on the re-read map, and fails as StoreUnavailable if it
-    fails again. The commands are idempotent (SET, GETEX, DEL), so a second run is safe.
+    transport, raised before anything is sent): it is run again on the re-read map, up to
+    three runs in all within the store's timeout, then fails as StoreUnavailable. The
+    commands are idempotent (SET, GETEX, DEL), so running one again is safe.
     """
 
     # What a command meets when redis-py closes the connection it uses at the wrong
@@ -143,6 +144,9 @@ class RedisClusterStore(RedisCommands):
     # RedisError, and would otherwise escape the store as a 500.
     _RACE = (TypeError, AttributeError, RuntimeError)
     _FAILURES = (RedisError, RedisClusterException, OSError, TimeoutError, *_RACE)
+    # Runs of a command that meets those. Twenty sessions read while their slot moves
+    # (redis-py re-reading the map on every fifth MOVED) saw a second run fail too.
+    _RUNS = 3
 
     def __init__(self, url: str, *, tls_verify: bool = True) -> None:
         target = redis_client.Target.from_url(url.replace("+cluster", "", 1))
@@ -183,11 +187,12 @@ class RedisClusterStore(RedisCommands):
     async def _call(self, *command: str | int) -> Any:
         try:
             async with asyncio.timeout(TIMEOUT_SECONDS):
-                try:
-                    return await self._execute(command)
-                except self._RACE as error:
-                    log.info("redis cluster: %s on a connection redis-py closed: run again", error)
-                    return await self._execute(command)
+                for _ in range(self._RUNS - 1):
+                    try:
+                        return await self._execute(command)
+                    except self._RACE as error:
+                        log.info("redis cluster: %s on a connection redis-py closed", error)
+                return await self._execute(command)
         except self._FAILURES as error:
             # redis-py's messages may quote the command; name the kind only.
             raise StoreUnavailable(f"redis cluster: {type(error).__name__}") from error
