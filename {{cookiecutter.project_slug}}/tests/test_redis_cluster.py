@@ -127,7 +127,7 @@ def move_slot(cluster: LocalCluster, key: str, pause: float) -> tuple[int, int]:
 
 
 async def read_own_until(
-    store: stores.SessionStore, key: str, done: asyncio.Future[object]
+    store: stores.SessionStore, key: str, done: asyncio.Future[tuple[int, int]]
 ) -> tuple[int, int]:
     """Read `key`'s record until `done`: (reads that got it, StoreUnavailable answers).
     Any other outcome fails the test."""
