@@ -56,7 +56,7 @@ class Caller:
     delay: int  # event-loop turns before its first command
     rounds: int  # SET then GETEX of a value of its own, this many times
     size: int  # padding of its values: large ones take several writes and reads
-    unencodable: Any  # sent in place of a value before `bad_round`, or None for never
+    unencodable: Any  # sent in place of a value in round `bad_round`; None: never
     bad_round: int
     cancel_after: int | None  # event-loop turns after which it is cancelled, or never
 
@@ -124,6 +124,18 @@ async def cancel_later(task: asyncio.Task[list[str]], after: int) -> None:
     task.cancel()
 
 
+async def works_again(client: redis_client.Client) -> None:
+    """The client answers again. A busy test machine may stall a call past the short
+    timeout, so a third call must answer; any other error fails at once."""
+    for attempt in range(3):
+        try:
+            assert await client("SET", "after", "fault") == b"OK"
+            assert await client("GET", "after") == b"fault"
+            return
+        except TimeoutError:
+            assert attempt < 2, "the client never answered again"
+
+
 async def scenario(url: str, people: list[Caller], fault: Fault | None) -> None:
     """Run the callers and the fault together on one client; check every caller's
     outcome, then that the client works again."""
@@ -149,10 +161,8 @@ async def scenario(url: str, people: list[Caller], fault: Fault | None) -> None:
                 assert not cancelled or person.cancel_after is not None
             else:
                 assert outcome == [], "a caller got a reply that was not its own"
-        # The same client works again once the server serves again.
         await asyncio.sleep(max(0.0, served_again - time.monotonic()) + 0.02)
-        assert await client("SET", "after", "fault") == b"OK"
-        assert await client("GET", "after") == b"fault"
+        await works_again(client)
     finally:
         await client.aclose()
         await admin.aclose()
