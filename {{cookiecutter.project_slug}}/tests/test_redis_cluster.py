@@ -12,11 +12,14 @@ import json
 import socket
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 import redis
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 from redis.cluster import RedisCluster
 
 from {{ cookiecutter.project_slug }}.sessions import redis_client, stores
@@ -123,19 +126,43 @@ def move_slot(cluster: LocalCluster, key: str, pause: float) -> tuple[int, int]:
             admin.close()
 
 
+async def read_own_until(
+    store: stores.SessionStore, key: str, done: asyncio.Future[tuple[int, int]]
+) -> tuple[int, int]:
+    """Read `key`'s record until `done`: (reads that got it, StoreUnavailable answers).
+    Any other outcome fails the test."""
+    reads = unavailable = 0
+    while not done.done():
+        try:
+            assert await store.load(key, 60) == record(key)
+            reads += 1
+        except stores.StoreUnavailable:
+            unavailable += 1
+        await asyncio.sleep(0.01)  # leaves the writer beside it most of the event loop
+    return reads, unavailable
+
+
 def test_a_slot_moved_during_traffic_loses_no_session(
     redis_cluster_process: LocalCluster,
 ) -> None:
-    """A session read and written without pause while its slot moves to another node:
-    no request fails, no write is lost, and the record ends up on the new node."""
-    key = store_key(new_id())
+    """A session read and written without pause while its slot moves to another node,
+    beside twenty sessions of the same slot read at once (their MOVED replies make
+    redis-py re-read the slot map while the others' commands are in flight): no write is
+    lost, the record ends up on the new node, and every read is its own record (a 503 at
+    worst for the concurrent readers, never another error)."""
+    tag = "{" + store_key(new_id()) + "}"  # one hash tag: every key below is in one slot
+    key, neighbours = tag + "writer", [f"{tag}{index}" for index in range(20)]
     cluster = redis_cluster_process
 
     async def traffic(
         store: stores.SessionStore,
     ) -> tuple[int, list[str], str | None, tuple[int, int]]:
         await store.save(key, "0", 60)
+        for neighbour in neighbours:
+            await store.save(neighbour, record(neighbour), 60)
         moving = asyncio.create_task(asyncio.to_thread(move_slot, cluster, key, 0.3))
+        readers = [read_own_until(store, neighbour, moving) for neighbour in neighbours]
+        reading = asyncio.gather(*readers)
         writes, errors = 0, []
         while not moving.done():
             try:
@@ -144,6 +171,8 @@ def test_a_slot_moved_during_traffic_loses_no_session(
                 await store.save(key, str(writes), 60)
             except stores.StoreUnavailable as error:
                 errors.append(str(error))
+        reads = [own for own, _ in await reading]
+        assert min(reads) > 0  # every reader read through the move
         return writes, errors, await store.load(key, 60), await moving
 
     writes, errors, last, (source, target) = run_with_store(cluster.url, traffic)
@@ -158,6 +187,83 @@ def test_a_slot_moved_during_traffic_loses_no_session(
         redirected = old_owner.info("errorstats")
         assert redirected["errorstat_ASK"]["count"] > 0
         assert redirected["errorstat_MOVED"]["count"] > 0
+
+
+@dataclass(frozen=True)
+class Burst:
+    """Concurrent session writes and reads, with redis-py dropping its slot map and every
+    connection (its own aclose(), as it does itself on CLUSTERDOWN, on a slot not covered
+    and on every fifth MOVED) before the burst or part-way through it."""
+
+    calls: int
+    close_after: int | None  # event-loop turns into the burst; None: just before it
+
+
+async def redis_py_reinitialises(store: stores.RedisClusterStore, after: int | None) -> None:
+    for _ in range(after or 0):
+        await asyncio.sleep(0)
+    assert store._cluster is not None
+    await store._cluster.aclose()
+
+
+async def save_then_load(store: stores.SessionStore, key: str) -> str | None:
+    await store.save(key, record(key), 60)
+    return await store.load(key, 60)
+
+
+async def bursts_across_reinitialisations(url: str, bursts: list[Burst]) -> None:
+    """Every call ends with its own record or StoreUnavailable; the store works after."""
+    store = stores.create_store(url)
+    assert isinstance(store, stores.RedisClusterStore)
+    try:
+        assert await store.load(store_key(new_id()), 60) is None  # the client is up
+        for burst in bursts:
+            keys = [store_key(new_id()) for _ in range(burst.calls)]
+            if burst.close_after is None:
+                await redis_py_reinitialises(store, None)
+            closing = [] if burst.close_after is None else [burst.close_after]
+            outcomes = await asyncio.gather(
+                *(save_then_load(store, key) for key in keys),
+                *(redis_py_reinitialises(store, after) for after in closing),
+                return_exceptions=True,
+            )
+            assert outcomes[len(keys) :] == [None] * len(closing)  # aclose() itself worked
+            for key, outcome in zip(keys, outcomes, strict=False):
+                event(f"a call ended with {type(outcome).__name__}")
+                if isinstance(outcome, BaseException):
+                    assert isinstance(outcome, stores.StoreUnavailable), repr(outcome)
+                else:
+                    assert outcome == record(key)
+        key = store_key(new_id())
+        assert await save_then_load(store, key) == record(key)
+    finally:
+        await store.aclose()
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    database=None,  # nothing written to the project folder
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    bursts=st.lists(
+        st.builds(
+            Burst,
+            calls=st.integers(5, 40),
+            close_after=st.one_of(st.none(), st.integers(0, 30)),
+        ),
+        min_size=1,
+        max_size=2,
+    )
+)
+def test_commands_across_redis_py_reinitialisations_answer_or_are_unavailable(
+    redis_cluster_url: str, bursts: list[Burst]
+) -> None:
+    """redis-py re-reads the slot map by closing every connection, while other commands
+    are in flight on them or start on them: each call still gets its own record, or
+    StoreUnavailable (a 503), never another error (which would be a 500)."""
+    asyncio.run(bursts_across_reinitialisations(redis_cluster_url, bursts))
 
 
 PASSWORD = "cluster:/@pass"  # noqa: S105 - the test cluster's; has characters URLs must encode

@@ -9,6 +9,14 @@ commands issued in one event loop iteration go out in one write, and each reply 
 the oldest waiting future (Redis answers in order), so concurrent requests pipeline
 without a pool.
 
+Each caller gets its own reply or its own error, never another caller's: a command takes
+its place in the reply queue only once it is packed and queued for the write, in the
+same step, so the queue and the commands on the wire stay in step. A command hiredis
+cannot pack (not UTF-8 encodable, an argument of another type) raises UnencodableCommand
+in its caller and sends nothing. A caller that is cancelled keeps its place: its reply
+arrives and is dropped. Anything that could put the queue out of step (a reply nobody
+asked for, a reply hiredis cannot parse) closes the connection.
+
 Failure is loud and local: a lost connection fails every waiting command with
 ConnectionError (an OSError), which is tried once more on a new connection (the server may
 have closed an idle one); a timeout closes the connection, and the next command
@@ -40,6 +48,11 @@ KEEPALIVE = {"TCP_KEEPIDLE": 60, "TCP_KEEPINTVL": 10, "TCP_KEEPCNT": 3}
 
 class HandshakeRefused(ConnectionError):
     """Redis answered AUTH or SELECT with an error (wrong password, no such database)."""
+
+
+class UnencodableCommand(ValueError):
+    """A command hiredis cannot pack (text that is not UTF-8 encodable, such as a lone
+    surrogate, or an argument that is not str, bytes, int or float): nothing was sent."""
 
 
 @dataclass(frozen=True)
@@ -141,23 +154,37 @@ class Connection(asyncio.Protocol):
                 waiter.set_exception(ConnectionError("redis connection lost"))
 
     def call(self, command: tuple[bytes | str | int, ...]) -> asyncio.Future[Any]:
-        """Send `command`; the future gets its reply (a hiredis.ReplyError for an error)."""
+        """Send `command`; the future gets its reply (a hiredis.ReplyError for an error).
+
+        Raises UnencodableCommand, having sent nothing, when the command cannot be packed.
+        """
+        # Packed before anything else: a place in the reply queue without a command on the
+        # wire would hand every later reply on this connection to the caller behind it.
+        try:
+            packed = hiredis.pack_command(command)  # type: ignore[arg-type]  # stub: 1-tuple
+        except (TypeError, ValueError) as error:
+            raise UnencodableCommand(f"redis command not sent: {error}") from error
         waiter = self.loop.create_future()
         if self.lost or self._transport is None:
             waiter.set_exception(ConnectionError("redis connection lost"))
             return waiter
-        self._waiting.append(waiter)
         if not self._unsent:
             self.loop.call_soon(self._flush)
-        self._unsent.append(hiredis.pack_command(command))  # type: ignore[arg-type]  # stub: 1-tuple
+        self._unsent.append(packed)
+        self._waiting.append(waiter)  # with its command, in one step (no await between)
         return waiter
 
     def _flush(self) -> None:
         # One write (one syscall, one wake-up of Redis) for every command the requests of
-        # this loop iteration issued: under load, that is most of the cost saved.
-        if self._transport is not None and not self.lost:
-            self._transport.write(b"".join(self._unsent))
-        self._unsent.clear()
+        # this loop iteration issued: under load, that is most of the cost saved. The
+        # transport buffers what the socket does not take at once (a partial write).
+        data, self._unsent = b"".join(self._unsent), []
+        if self._transport is None or self.lost:
+            return  # connection_lost fails the waiters of these commands
+        try:
+            self._transport.write(data)
+        except Exception:  # a transport that broke under us: its waiters must not hang
+            self.close()
 
     def close(self) -> None:
         self.lost = True

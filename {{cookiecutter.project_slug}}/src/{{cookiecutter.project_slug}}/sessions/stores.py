@@ -71,7 +71,11 @@ class SessionStore(ABC):
 
 
 class RedisCommands(SessionStore):
-    """The store on Redis commands; subclasses say how a command reaches the server."""
+    """The store on Redis commands; subclasses say how a command reaches the server.
+
+    A key or record that cannot be sent (text that is not UTF-8 encodable) raises a
+    ValueError, having sent nothing: it is the caller's error, and no other call's.
+    """
 
     prefix = "session:"
 
@@ -124,7 +128,25 @@ class RedisClusterStore(RedisCommands):
     """A Redis Cluster through redis-py's cluster client, which keeps the slot map and
     follows MOVED and ASK while slots move between nodes. It costs more CPU per command
     than RedisStore's client (benchmarks/ measures both), and it scales past one primary.
-    `tls_verify=False` accepts self-signed rediss+cluster:// nodes."""
+    `tls_verify=False` accepts self-signed rediss+cluster:// nodes.
+
+    redis-py drops its slot map and closes every connection (its own aclose()) on
+    CLUSTERDOWN, on a slot not covered and on every fifth MOVED, while other commands are
+    in flight on those connections or about to start on them. A command caught in that
+    race can fail with an error that is no RedisError (a TypeError out of asyncio's
+    transport, raised before anything is sent): it is run again on the re-read map, up to
+    three runs in all within the store's timeout, then fails as StoreUnavailable. The
+    commands are idempotent (SET, GETEX, DEL), so running one again is safe.
+    """
+
+    # What a command meets when redis-py closes the connection it uses at the wrong
+    # moment: asyncio's transport or redis-py's reader already torn down. These are no
+    # RedisError, and would otherwise escape the store as a 500.
+    _RACE = (TypeError, AttributeError, RuntimeError)
+    _FAILURES = (RedisError, RedisClusterException, OSError, TimeoutError, *_RACE)
+    # Runs of a command that meets those. Twenty sessions read while their slot moves
+    # (redis-py re-reading the map on every fifth MOVED) saw a second run fail too.
+    _RUNS = 3
 
     def __init__(self, url: str, *, tls_verify: bool = True) -> None:
         target = redis_client.Target.from_url(url.replace("+cluster", "", 1))
@@ -141,7 +163,6 @@ class RedisClusterStore(RedisCommands):
         }
         self._cluster: RedisCluster | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._ready = False
         self._lock = asyncio.Lock()
 
     async def _client(self) -> RedisCluster:
@@ -149,23 +170,30 @@ class RedisClusterStore(RedisCommands):
         loop = asyncio.get_running_loop()
         if self._cluster is None or self._loop is not loop:
             self._cluster, self._loop = RedisCluster(**self._options), loop
-            self._ready, self._lock = False, asyncio.Lock()
-        if not self._ready:
-            # One caller reads the slot map while the others wait: commands that start
-            # together on a client that has none yet may write to a connection redis-py
-            # is closing (a TypeError out of asyncio, not a 503).
+            self._lock = asyncio.Lock()
+        cluster = self._cluster
+        # redis-py's own flag: no slot map yet, or it dropped the map (aclose()). One
+        # caller reads the map while the others wait: commands that start together on a
+        # client without one race on connections redis-py is opening and closing.
+        if cluster._initialize:
             async with self._lock:
-                if not self._ready:
-                    await self._cluster.initialize()
-                    self._ready = True
-        return self._cluster
+                await cluster.initialize()  # returns at once if a waiter before us did it
+        return cluster
+
+    async def _execute(self, command: tuple[str | int, ...]) -> Any:
+        cluster = await self._client()
+        return await cluster.execute_command(*command)
 
     async def _call(self, *command: str | int) -> Any:
         try:
             async with asyncio.timeout(TIMEOUT_SECONDS):
-                cluster = await self._client()
-                return await cluster.execute_command(*command)
-        except (RedisError, RedisClusterException, OSError, TimeoutError) as error:
+                for _ in range(self._RUNS - 1):
+                    try:
+                        return await self._execute(command)
+                    except self._RACE as error:
+                        log.info("redis cluster: %s on a connection redis-py closed", error)
+                return await self._execute(command)
+        except self._FAILURES as error:
             # redis-py's messages may quote the command; name the kind only.
             raise StoreUnavailable(f"redis cluster: {type(error).__name__}") from error
 
