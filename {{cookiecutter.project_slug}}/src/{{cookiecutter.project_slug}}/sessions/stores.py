@@ -12,6 +12,10 @@ A record is an opaque JSON text the middleware writes; stores only keep it, unde
 hashed key, for an idle TTL that they enforce themselves. Every failure to reach the
 backing service surfaces as `StoreUnavailable` (the middleware answers 503); connections
 are re-made on the next call, so the service recovers by itself when the store is back.
+A record or key that a healthy database store cannot keep (text with no UTF-8 encoding,
+such as a lone surrogate; a NUL in PostgreSQL) fails that one call with `RecordRefused`,
+a ValueError: the caller's data is at fault, not the store, so it must not be answered as
+the store being down, and the calls that share its database batch carry on.
 There is deliberately no in-memory store: it would break share-nothing processes.
 """
 
@@ -48,6 +52,12 @@ _WRONG_SERVER = frozenset({"MOVED", "ASK", "READONLY", "LOADING", "MASTERDOWN", 
 
 class StoreUnavailable(Exception):
     """The session store cannot be reached (or answered with an error)."""
+
+
+class RecordRefused(ValueError):
+    """The store refused this one record or key: the caller's own data is at fault (text
+    the backing service cannot encode or keep), not the store, which serves every other
+    call as before. Trying the same data again fails again."""
 
 
 class SessionStore(ABC):
