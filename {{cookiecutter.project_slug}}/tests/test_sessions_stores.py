@@ -24,6 +24,7 @@ from {{ cookiecutter.project_slug }}.sessions import (
     create_store,
 )
 from {{ cookiecutter.project_slug }}.sessions.ids import new_id, store_key
+from {{ cookiecutter.project_slug }}.sessions.stores import RecordRefused
 
 from helpers import run_with_store
 from servers import (
@@ -199,6 +200,37 @@ def test_concurrent_calls_each_get_their_own_record(session_store_url: str) -> N
         assert await kept == "[1]"
 
     run_with_store(session_store_url, steps)
+
+
+@pytest.mark.parametrize("session_store_url", ["memcached"], indirect=True)
+def test_memcached_refuses_a_bad_record_or_key_alone(session_store_url: str) -> None:
+    """What Memcached cannot keep fails its own call with RecordRefused, never another
+    error: text with no UTF-8 encoding (a lone surrogate), a record past the server's item
+    size limit (1 MB by default), a key it does not allow. The calls running beside it
+    and after it work as before."""
+    key = store_key(new_id())
+    neighbours = [store_key(new_id()) for _ in range(8)]
+
+    async def steps(store: SessionStore) -> list[object]:
+        await store.save(key, "kept", 60)
+        bad = (
+            store.save(store_key(new_id()), "\ud800", 60),
+            store.save(store_key(new_id()), "x" * 2_000_000, 60),
+            store.load(key + "\udfff", 60),
+            store.load(key + " and more", 60),
+            store.delete(key + "\n"),
+        )
+        good = (store.save(neighbour, f"[{n}]", 60) for n, neighbour in enumerate(neighbours))
+        outcomes = await asyncio.gather(*bad, *good, return_exceptions=True)
+        loaded = await asyncio.gather(*(store.load(k, 60) for k in [key, *neighbours]))
+        return [*(type(outcome) for outcome in outcomes), *loaded]
+
+    assert run_with_store(session_store_url, steps) == [
+        *[RecordRefused] * 5,
+        *[type(None)] * 8,
+        "kept",
+        *(f"[{n}]" for n in range(8)),
+    ]
 
 
 WRITERS = """

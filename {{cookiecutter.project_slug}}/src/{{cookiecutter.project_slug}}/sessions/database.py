@@ -14,6 +14,13 @@ that requests issue in one event loop iteration go to the database as ONE multi-
 upsert (in key order, so two processes never deadlock), and on PostgreSQL so do the reads
 (`key = ANY(...)`). Under load most of the per-statement cost, client and server, is then
 shared; a lone request still costs one statement and waits for no timer.
+
+Sharing a statement never shares a failure that is not shared. A record or key the
+database refuses (a lone surrogate, which has no UTF-8; a NUL, which PostgreSQL text
+cannot hold) fails its batch's statement, which changes nothing; the batch is then run
+again in halves until each caller has its own outcome. The callers of that record get
+RecordRefused (stores.py), every other caller its own result. An unreachable database
+fails the whole batch at once with StoreUnavailable: no caller retries it on its own.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import asyncio
 import logging
 import sqlite3
 from abc import abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -31,7 +38,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from ..db import sync_url
-from .stores import TIMEOUT_SECONDS, SessionStore, StoreUnavailable
+from .stores import TIMEOUT_SECONDS, RecordRefused, SessionStore, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +56,13 @@ class Coalescer(Generic[V, R]):
     the calls had run one after the other) and returns {key: result}; each caller gets
     its key's result, or None. Every caller waits on a future of its own, so a cancelled
     request (a client that went away) cancels nobody else.
+
+    A batch refused for its data (RecordRefused: one caller's bad text fails the whole
+    statement, which then changed nothing) is split in halves, in key order, until every
+    caller has its own result or its own RecordRefused: n calls with one bad record cost
+    about 2*log2(n) more statements. Any other failure (the database unreachable) fails
+    every caller still waiting at once, with StoreUnavailable: an outage is never retried
+    call by call.
     """
 
     def __init__(self, run_batch: Callable[[dict[str, V]], Awaitable[dict[str, R]]]) -> None:
@@ -77,7 +91,7 @@ class Coalescer(Generic[V, R]):
         self, values: dict[str, V], waiters: dict[str, list[asyncio.Future[R | None]]]
     ) -> None:
         try:
-            results = await self._run_batch(values)
+            await self._settle(values, waiters)
         except BaseException as error:  # whatever happens, no caller is left waiting
             if not isinstance(error, StoreUnavailable):
                 log.error("session store batch failed", exc_info=error)
@@ -87,11 +101,33 @@ class Coalescer(Generic[V, R]):
                         future.set_exception(StoreUnavailable(f"{type(error).__name__}"))
             if not isinstance(error, Exception):
                 raise
+
+    async def _settle(
+        self, values: dict[str, V], waiters: dict[str, list[asyncio.Future[R | None]]]
+    ) -> None:
+        """Answer the callers of `values`; halves a batch refused for its data."""
+        try:
+            results = await self._run_batch(values)
+        except RecordRefused as error:
+            if len(values) == 1:
+                for future in _pending(waiters, values):
+                    future.set_exception(error)
+                return
+            keys = sorted(values)  # halves in key order: still no deadlock between processes
+            for half in (keys[: len(keys) // 2], keys[len(keys) // 2 :]):
+                await self._settle({key: values[key] for key in half}, waiters)
             return
-        for key, futures in waiters.items():
-            for future in futures:
-                if not future.done():
-                    future.set_result(results.get(key))
+        for key in values:
+            for future in _pending(waiters, [key]):
+                future.set_result(results.get(key))
+
+
+def _pending(
+    waiters: dict[str, list[asyncio.Future[R | None]]], keys: Iterable[str]
+) -> Iterator[asyncio.Future[R | None]]:
+    """The futures of `keys` still to resolve (a cancelled caller's is done already)."""
+    for key in keys:
+        yield from (future for future in waiters[key] if not future.done())
 
 
 class DatabaseStore(SessionStore):
@@ -192,6 +228,10 @@ class PostgresStore(DatabaseStore):
                     # connection is as dead as this one, so all are replaced.
                     await pool.expire_connections()
                     return await getattr(pool, method)(sql, *args)
+        except asyncpg.DataError as error:
+            # Text asyncpg cannot encode (a lone surrogate) or the server refuses (a NUL):
+            # this call's data, not the server. The kind only: the message quotes the data.
+            raise RecordRefused(f"postgresql: {type(error).__name__}") from None
         except (*self._RETRY, asyncpg.PostgresError, TimeoutError) as error:
             raise StoreUnavailable(f"postgresql: {type(error).__name__}") from error
 
@@ -234,6 +274,14 @@ def _sqlite_time(moment: datetime) -> str:
     # The text SQLAlchemy's SQLite DateTime writes and reads (UTC, no offset), so admin
     # tasks and migrations see the same values; fixed width, so text order is time order.
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _refused(error: UnicodeEncodeError | sqlite3.DataError) -> RecordRefused:
+    # sqlite3 binds text as UTF-8, which a lone surrogate has no encoding in; DataError is
+    # text too big. The kind and position only: a UnicodeEncodeError holds the record.
+    if isinstance(error, UnicodeEncodeError):
+        return RecordRefused(f"sqlite: not UTF-8 encodable at {error.start}: {error.reason}")
+    return RecordRefused(f"sqlite: {type(error).__name__}")
 
 
 class SqliteStore(DatabaseStore):
@@ -279,6 +327,8 @@ class SqliteStore(DatabaseStore):
             if self._reader is None:
                 self._reader = self._connect()
             row = self._reader.execute(self._READ, (key, _sqlite_time(now))).fetchone()
+        except (UnicodeEncodeError, sqlite3.DataError) as error:
+            raise _refused(error) from None
         except sqlite3.Error as error:
             raise StoreUnavailable(f"sqlite: {type(error).__name__}") from error
         if row is None:
@@ -292,6 +342,8 @@ class SqliteStore(DatabaseStore):
             async with asyncio.timeout(TIMEOUT_SECONDS * 2):  # the busy timeout, then some
                 loop = asyncio.get_running_loop()
                 return await loop.run_in_executor(self._thread, self._in_thread, write)
+        except (UnicodeEncodeError, sqlite3.DataError) as error:  # rolled back: nothing written
+            raise _refused(error) from None
         except (sqlite3.Error, TimeoutError) as error:
             raise StoreUnavailable(f"sqlite: {type(error).__name__}") from error
 

@@ -12,6 +12,11 @@ A record is an opaque JSON text the middleware writes; stores only keep it, unde
 hashed key, for an idle TTL that they enforce themselves. Every failure to reach the
 backing service surfaces as `StoreUnavailable` (the middleware answers 503); connections
 are re-made on the next call, so the service recovers by itself when the store is back.
+A record or key that a healthy store cannot keep (text with no UTF-8 encoding, such as a
+lone surrogate; a NUL in PostgreSQL; a record past Memcached's item size) fails that one
+call with `RecordRefused`, a ValueError: the caller's data is at fault, not the store, so
+it must not be answered as the store being down, and the calls that share its database
+batch carry on.
 There is deliberately no in-memory store: it would break share-nothing processes.
 """
 
@@ -48,6 +53,12 @@ _WRONG_SERVER = frozenset({"MOVED", "ASK", "READONLY", "LOADING", "MASTERDOWN", 
 
 class StoreUnavailable(Exception):
     """The session store cannot be reached (or answered with an error)."""
+
+
+class RecordRefused(ValueError):
+    """The store refused this one record or key: the caller's own data is at fault (text
+    the backing service cannot encode or keep), not the store, which serves every other
+    call as before. Trying the same data again fails again."""
 
 
 class SessionStore(ABC):
@@ -204,6 +215,10 @@ class RedisClusterStore(RedisCommands):
 
 
 class MemcachedStore(SessionStore):
+    """Memcached through aiomcache's connection pool. A record it cannot keep (past the
+    server's item size limit, 1 MB by default) or a key it does not allow (spaces, control
+    characters, over 250 bytes) is refused with RecordRefused: the server is fine."""
+
     prefix = b"session:"
     _RELATIVE_LIMIT = 30 * 24 * 3600  # memcached reads a larger exptime as a Unix time
 
@@ -223,25 +238,45 @@ class MemcachedStore(SessionStore):
                 # command was cancelled mid-reply (a timeout, a client that went away), and
                 # the next command would then read that stale reply. The command finishes.
                 return await asyncio.shield(operation)
-        except (OSError, TimeoutError, aiomcache.exceptions.ClientException) as error:
+        except aiomcache.exceptions.ValidationException:
+            # Its message quotes the key: the kind only.
+            raise RecordRefused("memcached: key not allowed") from None
+        except aiomcache.exceptions.ClientException as error:
+            if "too large" in str(error):  # SERVER_ERROR object too large for cache
+                raise RecordRefused("memcached: record too large") from None
+            raise StoreUnavailable(f"memcached: {type(error).__name__}") from error
+        except (OSError, TimeoutError) as error:
             raise StoreUnavailable(f"memcached: {type(error).__name__}") from error
 
+    def _item(self, key: str) -> bytes:
+        return self.prefix + _utf8(key, "key")
+
     async def load(self, key: str, ttl: int) -> str | None:
-        raw = await self._call(self._client.get(self.prefix + key.encode()))
+        item = self._item(key)
+        raw = await self._call(self._client.get(item))
         if raw is None:
             return None
-        await self._call(self._client.touch(self.prefix + key.encode(), self._exptime(ttl)))
+        await self._call(self._client.touch(item, self._exptime(ttl)))
         return bytes(raw).decode("utf-8", errors="replace")
 
     async def save(self, key: str, record: str, ttl: int) -> None:
-        item = self.prefix + key.encode()
-        await self._call(self._client.set(item, record.encode(), exptime=self._exptime(ttl)))
+        item, value = self._item(key), _utf8(record, "record")
+        await self._call(self._client.set(item, value, exptime=self._exptime(ttl)))
 
     async def delete(self, key: str) -> None:
-        await self._call(self._client.delete(self.prefix + key.encode()))
+        await self._call(self._client.delete(self._item(key)))
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def _utf8(text: str, what: str) -> bytes:
+    """`text` as UTF-8; RecordRefused for text that has none (a lone surrogate)."""
+    try:
+        return text.encode()
+    except UnicodeEncodeError as error:  # the error holds the text: position and reason only
+        reason = f"{what} not UTF-8 encodable at {error.start}: {error.reason}"
+        raise RecordRefused(reason) from None
 
 
 def create_store(url: str, *, tls_verify: bool = True) -> SessionStore:
