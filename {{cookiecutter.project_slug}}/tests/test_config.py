@@ -66,6 +66,7 @@ def test_every_variable_is_read(environ: pytest.MonkeyPatch) -> None:
             "SESSION_MAX_AGE_SECONDS": "3600",
             "SESSION_COOKIE_SECURE": "false",
             "LOG_LEVEL": "debug",
+            "MAX_REQUEST_BODY_BYTES": "65536",
             "SESSION_MAX_BYTES": "4096",
         },
     )
@@ -74,7 +75,7 @@ def test_every_variable_is_read(environ: pytest.MonkeyPatch) -> None:
     assert (settings.session_ttl_seconds, settings.session_max_age_seconds) == (600, 3600)
     assert settings.session_cookie_secure is False
     assert settings.log_level == "DEBUG"
-    assert settings.session_max_bytes == 4096
+    assert (settings.max_request_body_bytes, settings.session_max_bytes) == (65536, 4096)
 
 
 def test_one_message_names_every_bad_variable_and_no_value(
@@ -102,6 +103,7 @@ def test_one_message_names_every_bad_variable_and_no_value(
 def test_limits_default_below_memcached_item_size(environ: pytest.MonkeyPatch) -> None:
     setenv(environ, VALID)
     settings = load_settings(env_file=None)
+    assert settings.max_request_body_bytes == 1024 * 1024
     assert settings.session_max_bytes == 512 * 1024
 
 
@@ -139,6 +141,8 @@ def test_a_session_limit_memcached_cannot_hold_is_refused(
         ("SESSION_MAX_AGE_SECONDS", "soon"),
         ("SESSION_COOKIE_SECURE", "maybe"),
         ("LOG_LEVEL", "verbose"),
+        ("MAX_REQUEST_BODY_BYTES", "1MB"),
+        ("MAX_REQUEST_BODY_BYTES", "512"),
         ("SESSION_MAX_BYTES", "-1"),
         ("SESSION_MAX_BYTES", "1073741824"),
     ],

@@ -171,6 +171,8 @@ class Settings(ServiceSettings):
     forwarded_allow_ips: Addresses = Field(default_factory=lambda: ["127.0.0.1", "::1"])
     # Host headers served; empty serves any (a platform router checks them already).
     allowed_hosts: Hosts = Field(default_factory=list)
+    # A larger request body gets a 413 before it is read.
+    max_request_body_bytes: int = Field(default=1_048_576, ge=1024, le=1 << 30)
     # A request that would store a larger session gets a 413 and writes nothing (the
     # default fits Memcached's 1 MiB items with room to spare).
     session_max_bytes: int = Field(default=524_288, ge=1024, le=64 << 20)
