@@ -1,13 +1,15 @@
 # Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Bad HTTP input gets a clear 4xx and loses nothing: a body past MAX_REQUEST_BODY_BYTES
 is refused (in process and over real sockets), a 422 repeats at most an excerpt of what
-was sent and always encodes, and a slash redirect never names a host the client chose.
+was sent and always encodes, a slash redirect never names a host the client chose, and a
+log line survives any text.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import select
 import socket
@@ -25,7 +27,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, Field
 
+from {{ cookiecutter.project_slug }} import logs
 from {{ cookiecutter.project_slug }}.app import create_app
+from {{ cookiecutter.project_slug }}.request_log import RequestLogMiddleware
 
 from helpers import ROOT, WITH_TEST_ROUTES, make_settings, process_command, process_env
 from servers import free_port
@@ -348,3 +352,49 @@ def test_no_host_header_moves_a_slash_redirect(
         assert response.status_code == 200
     if "location" in response.headers:
         assert not response.headers["location"].startswith(("//", "/\\", "http"))
+
+
+# -- logs --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def json_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixture[str]]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    logs.configure("INFO")  # writes to the UTF-8 stdout capsys captures
+    yield capsys
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def test_a_lone_surrogate_never_breaks_a_log_line(
+    json_logs: pytest.CaptureFixture[str],
+) -> None:
+    logging.getLogger("test").warning("bad name %s", "\ud800", extra={"field": "zoë \udcff"})
+    captured = json_logs.readouterr()
+    assert "Logging error" not in captured.err
+    [line] = [json.loads(text) for text in captured.out.splitlines()]
+    assert line["message"] == "bad name \ud800"  # escaped, read back as it was
+    assert line["field"] == "zoë \udcff"
+    logging.getLogger("test").warning("zoë")
+    assert "zoë" in json_logs.readouterr().out  # other text stays readable UTF-8
+
+
+def test_a_request_with_a_surrogate_in_its_path_is_logged(
+    json_logs: pytest.CaptureFixture[str],
+) -> None:
+    """No server in the Procfile hands the app such a path; another ASGI server might."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 404, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def ignore(message: Any) -> None:
+        pass
+
+    scope = {"type": "http", "method": "GET", "path": "/\udce9t\u00e9", "headers": []}
+    asyncio.run(RequestLogMiddleware(app)(scope, ignore, ignore))  # type: ignore[arg-type]
+    captured = json_logs.readouterr()
+    assert "Logging error" not in captured.err
+    [line] = [json.loads(text) for text in captured.out.splitlines()]
+    assert (line["path"], line["status"]) == ("/\udce9t\u00e9", 404)
