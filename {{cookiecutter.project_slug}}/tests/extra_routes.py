@@ -4,7 +4,8 @@
 `session` drives the session API itself (read, change, rotate the ID, end), so the
 session tests do not depend on the demo, which a project deletes. `slow` holds a request
 in flight, for the shutdown tests; `body` reads a whole request body, for the body-limit
-tests. `add_test_routes` puts them on an app; the web process gets them through
+tests; `url` shows the URL the app sees (scheme and host as believed from the proxy
+headers). `add_test_routes` puts them on an app; the web process gets them through
 tests/with_test_routes/sitecustomize.py.
 """
 
@@ -58,7 +59,12 @@ async def body(request: Request) -> dict[str, int]:
     return {"bytes": len(await request.body())}
 
 
+async def url(request: Request) -> dict[str, str]:
+    return {"url": str(request.url)}
+
+
 def add_test_routes(app: FastAPI) -> None:
     app.include_router(session)
     app.add_api_route("/test/slow", slow)
     app.add_api_route("/test/body", body, methods=["POST"])
+    app.add_api_route("/test/url", url)
