@@ -28,6 +28,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 EXCERPT = 100  # characters of an input (or a name taken from it) a 422 repeats
 MAX_ERRORS = 20  # errors listed in one 422; a list of a million bad items has as many
+# On a refused body: the server drops the connection instead of reading the rest of it.
+CLOSE = (b"connection", b"close")
 
 
 class BodyTooLarge(HTTPException):
@@ -65,7 +67,10 @@ class BodyLimit:
 
         async def send_tracking(message: Message) -> None:
             nonlocal started
-            started = started or message["type"] == "http.response.start"
+            if message["type"] == "http.response.start":
+                started = True
+                if received > self.limit:  # the app answered BodyTooLarge itself
+                    message["headers"] = [*message.get("headers", []), CLOSE]
             await send(message)
 
         try:
@@ -89,7 +94,7 @@ async def _send_too_large(send: Send, error: BodyTooLarge) -> None:
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close"),  # the rest of the body is never read
+        CLOSE,
     ]
     await send({"type": "http.response.start", "status": 413, "headers": headers})
     await send({"type": "http.response.body", "body": body})
