@@ -16,6 +16,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, Field
 
-from {{ cookiecutter.project_slug }} import logs
+from {{ cookiecutter.project_slug }} import logs, request_log
 from {{ cookiecutter.project_slug }}.app import create_app
-from {{ cookiecutter.project_slug }}.request_log import RequestLogMiddleware
 
 from helpers import ROOT, WITH_TEST_ROUTES, make_settings, process_command, process_env
 from servers import free_port
@@ -364,31 +364,46 @@ def test_no_host_header_moves_a_slash_redirect(
 # -- logs --------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def json_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixture[str]]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    logs.configure("INFO")  # writes to the UTF-8 stdout capsys captures
-    yield capsys
-    root.handlers[:] = handlers
-    root.setLevel(level)
+TEST_LOG = logging.getLogger("test.bad_input")
 
 
-def test_a_lone_surrogate_never_breaks_a_log_line(
-    json_logs: pytest.CaptureFixture[str],
-) -> None:
-    logging.getLogger("test").warning("bad name %s", "\ud800", extra={"field": "zoë \udcff"})
-    captured = json_logs.readouterr()
+@contextmanager
+def json_logs_only(*loggers: logging.Logger) -> Iterator[None]:
+    """The service's JSON log handler alone on `loggers`, writing to sys.stdout (which
+    capsys captures as UTF-8). Entered inside the test: pytest attaches its own handlers
+    to the loggers that do not propagate when a test starts, and would copy the surrogates
+    into the test report, which pytest-xdist cannot send between processes.
+    """
+    handler = logs.handler()
+    saved = [(logger.propagate, logger.level) for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.propagate = False
+        logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        for logger, (propagate, level) in zip(loggers, saved, strict=True):
+            logger.removeHandler(handler)
+            logger.propagate = propagate
+            logger.setLevel(level)
+
+
+def test_a_lone_surrogate_never_breaks_a_log_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with json_logs_only(TEST_LOG):
+        TEST_LOG.warning("bad name %s", "\ud800", extra={"field": "zoë \udcff"})
+    captured = capsys.readouterr()
     assert "Logging error" not in captured.err
     [line] = [json.loads(text) for text in captured.out.splitlines()]
     assert line["message"] == "bad name \ud800"  # escaped, read back as it was
     assert line["field"] == "zoë \udcff"
-    logging.getLogger("test").warning("zoë")
-    assert "zoë" in json_logs.readouterr().out  # other text stays readable UTF-8
+    with json_logs_only(TEST_LOG):
+        TEST_LOG.warning("zoë")
+    assert "zoë" in capsys.readouterr().out  # other text stays readable UTF-8
 
 
 def test_a_request_with_a_surrogate_in_its_path_is_logged(
-    json_logs: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """No server in the Procfile hands the app such a path; another ASGI server might."""
 
@@ -400,8 +415,9 @@ def test_a_request_with_a_surrogate_in_its_path_is_logged(
         pass
 
     scope = {"type": "http", "method": "GET", "path": "/\udce9t\u00e9", "headers": []}
-    asyncio.run(RequestLogMiddleware(app)(scope, ignore, ignore))  # type: ignore[arg-type]
-    captured = json_logs.readouterr()
+    with json_logs_only(request_log.log):
+        asyncio.run(request_log.RequestLogMiddleware(app)(scope, ignore, ignore))  # type: ignore[arg-type]
+    captured = capsys.readouterr()
     assert "Logging error" not in captured.err
     [line] = [json.loads(text) for text in captured.out.splitlines()]
     assert (line["path"], line["status"]) == ("/\udce9t\u00e9", 404)
