@@ -3,8 +3,10 @@
 
 `session` drives the session API itself (read, change, rotate the ID, end), so the
 session tests do not depend on the demo, which a project deletes. `slow` holds a request
-in flight, for the shutdown tests. `add_test_routes` puts both on an app; the web process
-gets them through tests/with_test_routes/sitecustomize.py.
+in flight, for the shutdown tests; `body` reads a whole request body, for the body-limit
+tests; `url` shows the URL the app sees (scheme and host as believed from the proxy
+headers). `add_test_routes` puts them on an app; the web process gets them through
+tests/with_test_routes/sitecustomize.py.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Response, status
+from fastapi import APIRouter, FastAPI, Request, Response, status
 
 from {{ cookiecutter.project_slug }}.sessions import SessionDep
 
@@ -52,6 +54,17 @@ async def slow(started: str, seconds: float) -> dict[str, float]:
     return {"slept": seconds}
 
 
+async def body(request: Request) -> dict[str, int]:
+    """How many bytes of body arrived (read whole, as a JSON or form endpoint would)."""
+    return {"bytes": len(await request.body())}
+
+
+async def url(request: Request) -> dict[str, str]:
+    return {"url": str(request.url)}
+
+
 def add_test_routes(app: FastAPI) -> None:
     app.include_router(session)
     app.add_api_route("/test/slow", slow)
+    app.add_api_route("/test/body", body, methods=["POST"])
+    app.add_api_route("/test/url", url)

@@ -66,6 +66,8 @@ def test_every_variable_is_read(environ: pytest.MonkeyPatch) -> None:
             "SESSION_MAX_AGE_SECONDS": "3600",
             "SESSION_COOKIE_SECURE": "false",
             "LOG_LEVEL": "debug",
+            "MAX_REQUEST_BODY_BYTES": "65536",
+            "SESSION_MAX_BYTES": "4096",
         },
     )
     settings = load_settings(env_file=None)
@@ -73,6 +75,7 @@ def test_every_variable_is_read(environ: pytest.MonkeyPatch) -> None:
     assert (settings.session_ttl_seconds, settings.session_max_age_seconds) == (600, 3600)
     assert settings.session_cookie_secure is False
     assert settings.log_level == "DEBUG"
+    assert (settings.max_request_body_bytes, settings.session_max_bytes) == (65536, 4096)
 
 
 def test_one_message_names_every_bad_variable_and_no_value(
@@ -97,6 +100,26 @@ def test_one_message_names_every_bad_variable_and_no_value(
     assert "WEB_CONCURRENCY" not in message  # valid variables are not blamed
 
 
+def test_limits_default_below_memcached_item_size(environ: pytest.MonkeyPatch) -> None:
+    setenv(environ, VALID)
+    settings = load_settings(env_file=None)
+    assert settings.max_request_body_bytes == 1024 * 1024
+    assert settings.session_max_bytes == 512 * 1024
+
+
+def test_a_session_limit_memcached_cannot_hold_is_refused(
+    environ: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    memcached = {**VALID, "SESSION_STORE_URL": "memcached://cache.internal:11211"}
+    setenv(environ, {**memcached, "SESSION_MAX_BYTES": "1000000"})
+    assert load_settings(env_file=None).session_max_bytes == 1_000_000
+    setenv(environ, {**memcached, "SESSION_MAX_BYTES": "2000000"})
+    message = failure(capsys)
+    assert "SESSION_MAX_BYTES must be at most 1000000 with a Memcached session store" in message
+    setenv(environ, {**VALID, "SESSION_MAX_BYTES": "2000000"})  # Redis takes it
+    assert load_settings(env_file=None).session_max_bytes == 2_000_000
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [
@@ -118,6 +141,10 @@ def test_one_message_names_every_bad_variable_and_no_value(
         ("SESSION_MAX_AGE_SECONDS", "soon"),
         ("SESSION_COOKIE_SECURE", "maybe"),
         ("LOG_LEVEL", "verbose"),
+        ("MAX_REQUEST_BODY_BYTES", "1MB"),
+        ("MAX_REQUEST_BODY_BYTES", "512"),
+        ("SESSION_MAX_BYTES", "-1"),
+        ("SESSION_MAX_BYTES", "1073741824"),
     ],
 )
 def test_bad_value_is_named_without_its_value(

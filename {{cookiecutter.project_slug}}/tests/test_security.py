@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from {{ cookiecutter.project_slug }}.app import create_app
 
-from helpers import ROOT, make_settings, process_command, process_env
+from helpers import ROOT, WITH_TEST_ROUTES, make_settings, process_command, process_env
 from servers import free_port
 
 BOOT_LIMIT = 60.0  # seconds: a bound for a loaded CI machine, not a benchmark
@@ -136,6 +136,7 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., str]]:
             PORT=str(port),
             WEB_CONCURRENCY="1",
             SESSION_STORE_URL=f"sqlite:///{tmp_path}/sessions.sqlite3",
+            PYTHONPATH=WITH_TEST_ROUTES,  # adds GET /test/url
             **values,
         )
         web = process_command("web")
@@ -158,17 +159,17 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., str]]:
         process.wait(timeout=30)
 
 
-def redirect_scheme(url: str) -> str:
-    """The scheme of the URL the app generates: the redirect of /healthz/ to /healthz."""
-    response = httpx.get(f"{url}/healthz/", headers={"x-forwarded-proto": "https"})
-    assert response.status_code == 307
-    return response.headers["location"].split(":")[0]
+def scheme_seen(url: str) -> str:
+    """The scheme of the URL the app sees (and would generate links with)."""
+    response = httpx.get(f"{url}/test/url", headers={"x-forwarded-proto": "https"})
+    assert response.status_code == 200
+    return str(response.json()["url"]).split(":")[0]
 
 
 def test_x_forwarded_proto_is_believed_from_trusted_proxies_only(
     serve: Callable[..., str],
 ) -> None:
     # The client here is 127.0.0.1, reaching the dual-stack socket as ::ffff:127.0.0.1.
-    assert redirect_scheme(serve()) == "https"  # default: 127.0.0.1 and ::1, a local proxy
-    assert redirect_scheme(serve(FORWARDED_ALLOW_IPS="127.0.0.0/8")) == "https"
-    assert redirect_scheme(serve(FORWARDED_ALLOW_IPS="192.0.2.10,10.0.0.0/8")) == "http"
+    assert scheme_seen(serve()) == "https"  # default: 127.0.0.1 and ::1, a local proxy
+    assert scheme_seen(serve(FORWARDED_ALLOW_IPS="127.0.0.0/8")) == "https"
+    assert scheme_seen(serve(FORWARDED_ALLOW_IPS="192.0.2.10,10.0.0.0/8")) == "http"

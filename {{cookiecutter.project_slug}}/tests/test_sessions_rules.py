@@ -14,13 +14,16 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from {{ cookiecutter.project_slug }}.app import create_app
 from {{ cookiecutter.project_slug }}.config import Settings
 from {{ cookiecutter.project_slug }}.sessions import (
     SessionConfig,
+    SessionDep,
     SessionMiddleware,
     SessionStore,
     create_store,
@@ -56,13 +59,26 @@ class CountingStore(SessionStore):
         await self.inner.aclose()
 
 
+fill = APIRouter()
+
+
+@fill.post("/test/session/fill")
+async def fill_session(size: int, data: SessionDep) -> dict[str, int]:
+    """Store `size` characters under "blob": a session of about that many bytes."""
+    data["blob"] = "x" * size
+    return {"size": size}
+
+
 def open_client(
-    url: str, idle_ttl: int = 60, max_age: int = 3600
+    url: str, idle_ttl: int = 60, max_age: int = 3600, max_bytes: int = 512 * 1024
 ) -> tuple[TestClient, CountingStore]:
     store = CountingStore(create_store(url))
     app = FastAPI()
     add_test_routes(app)
-    config = SessionConfig(secret_key=SECRET, idle_ttl=idle_ttl, max_age=max_age)
+    app.include_router(fill)
+    config = SessionConfig(
+        secret_key=SECRET, idle_ttl=idle_ttl, max_age=max_age, max_bytes=max_bytes
+    )
     app.add_middleware(SessionMiddleware, store=store, config=config)
     return TestClient(app, base_url="https://testserver"), store
 
@@ -175,6 +191,78 @@ def test_a_planted_non_json_record_reads_empty_and_is_logged(
     assert stored(session_store_url, session_id) is None  # removed, not kept around
     browser.request("POST", "/test/session/count")
     assert issued_id(browser) != session_id
+
+
+LIMIT = 512 * 1024  # SESSION_MAX_BYTES's default, below Memcached's 1 MiB item limit
+
+
+def test_a_session_past_the_size_limit_is_refused_and_the_stored_one_kept(
+    session_store_url: str,
+) -> None:
+    client, store = open_client(session_store_url)
+    with client:
+        browser = Browser(client)
+        browser.request("POST", "/test/session/login?user=ada")
+        session_id = issued_id(browser)
+        near = browser.request("POST", f"/test/session/fill?size={LIMIT - 200}")
+        assert near.status_code == 200  # just under the limit: every store keeps it
+        record = stored(session_store_url, session_id)
+        assert record is not None
+        assert LIMIT - 200 < len(record.encode()) <= LIMIT
+        saves, deletes = store.saves, store.deletes
+
+        for size in (LIMIT, 2 * LIMIT, 3 * 1024 * 1024):  # the last is past Memcached's limit
+            response = browser.request("POST", f"/test/session/fill?size={size}")
+            assert response.status_code == 413
+            assert response.json()["detail"].startswith("session too large: ")
+            assert "set-cookie" not in response.headers
+        assert (store.saves, store.deletes) == (saves, deletes)  # nothing written, nothing lost
+        assert stored(session_store_url, session_id) == record
+        assert browser.request("GET", "/test/session").json()["user"] == "ada"
+
+
+def test_a_login_past_the_size_limit_keeps_the_old_session(session_store_url: str) -> None:
+    """The ID is rotated only when the new record can be saved: the old one is not deleted
+    for a write that is then refused."""
+    client, _ = open_client(session_store_url, max_bytes=2048)
+    with client:
+        browser = Browser(client)
+        browser.request("POST", "/test/session/login?user=ada")
+        session_id = issued_id(browser)
+        response = browser.request("POST", "/test/session/login?user=" + "b" * 4096)
+        assert response.status_code == 413
+        assert issued_id(browser) == session_id
+        assert browser.request("GET", "/test/session").json() == {"user": "ada"}
+
+
+@pytest.mark.parametrize("session_store_url", ["redis"], indirect=True)
+def test_the_size_limit_holds_at_every_size_near_it(session_store_url: str) -> None:
+    """Sizes around a small limit: a session is saved exactly when its stored record fits,
+    and a refused one leaves the stored record as it was."""
+    limit = 2048
+    client, _ = open_client(session_store_url, max_bytes=limit)
+    with client:
+        browser = Browser(client)
+        browser.request("POST", "/test/session/login?user=ada")
+        session_id = issued_id(browser)
+
+        @given(size=st.integers(min_value=limit - 200, max_value=limit + 50))
+        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+        def write(size: int) -> None:
+            before = stored(session_store_url, session_id)
+            assert before is not None
+            response = browser.request("POST", f"/test/session/fill?size={size}")
+            after = stored(session_store_url, session_id)
+            assert after is not None
+            if response.status_code == 200:
+                assert len(after.encode()) <= limit
+                assert f'"blob":"{"x" * size}"' in after
+            else:
+                assert response.status_code == 413
+                assert after == before
+                assert size > limit - 100  # only records that would not fit are refused
+
+        write()
 
 
 def test_read_only_requests_write_nothing(session_store_url: str) -> None:

@@ -3,7 +3,8 @@
 
 FastAPI validates requests from type hints (a bad request gets a 422 JSON body naming the
 field) and publishes an OpenAPI schema at /openapi.json. Every error a client can see is
-JSON: {"detail": ...} for 404, 405, 422 and 500; a traceback only ever reaches the log.
+JSON: {"detail": ...} for 404, 405, 413, 422 and 500; a traceback only ever reaches the
+log. bad_requests.py says what a bad request gets.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from . import assets, routes, sessions
+from . import assets, bad_requests, routes, sessions
 from .config import Settings
 from .request_log import RequestLogMiddleware
 from .security import AllowedHosts, SecurityHeaders
@@ -44,9 +46,12 @@ def create_app(settings: Settings) -> FastAPI:
         title=TITLE,
         version=version(PACKAGE),
         openapi_url="/openapi.json" if settings.api_docs else None,
+        redirect_slashes=False,  # bad_requests.not_found redirects, without naming a host
     )
     app.state.settings = settings
     app.add_exception_handler(405, method_not_allowed)
+    app.add_exception_handler(404, bad_requests.not_found)
+    app.add_exception_handler(RequestValidationError, bad_requests.validation_failed)
     document_body_errors(app)
     app.include_router(health)
 
@@ -59,6 +64,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     if settings.allowed_hosts:
         app.add_middleware(AllowedHosts, hosts=settings.allowed_hosts)
+    app.add_middleware(bad_requests.BodyLimit, limit=settings.max_request_body_bytes)
     app.add_middleware(RequestLogMiddleware)
     # Outside RequestLogMiddleware, so that its own 500 answers carry the headers too.
     app.add_middleware(SecurityHeaders, hsts=settings.session_cookie_secure)
@@ -86,15 +92,15 @@ async def method_not_allowed(request: Request, error: Exception) -> Response:
     return await http_exception_handler(request, error)
 
 
-BODY_ERROR = {
-    "description": "The body is not JSON in UTF-8",
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPError"}}},
-}
+HTTP_ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPError"}}}
+BODY_ERROR = {"description": "The body is not JSON in UTF-8", "content": HTTP_ERROR}
+BODY_TOO_LARGE = {"description": "The body is over MAX_REQUEST_BODY_BYTES", "content": HTTP_ERROR}
 
 
 def document_body_errors(app: FastAPI) -> None:
     """Every operation that takes a body also answers 400 when the body is not UTF-8
-    (FastAPI's "There was an error parsing the body"): say so in the schema."""
+    (FastAPI's "There was an error parsing the body") and 413 when it is too large: say
+    so in the schema."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -108,6 +114,7 @@ def document_body_errors(app: FastAPI) -> None:
             for operation in operations.values():
                 if "requestBody" in operation:
                     operation["responses"].setdefault("400", BODY_ERROR)
+                    operation["responses"].setdefault("413", BODY_TOO_LARGE)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -39,6 +39,9 @@ from .settings import ServiceSettings
 # src/<package>/config.py -> the project root, where bin/setup writes .env. An installed
 # (non-editable) package finds no .env there, which is right: production has none.
 ENV_FILE = Path(__file__).resolve().parents[2] / ".env"
+# The largest session record a Memcached server takes with its default item size (1 MiB,
+# which also holds the key and the item's header).
+MEMCACHED_ITEM = 1_000_000
 
 
 def _check_url(url: str, schemes: tuple[str, ...]) -> str:
@@ -168,6 +171,11 @@ class Settings(ServiceSettings):
     forwarded_allow_ips: Addresses = Field(default_factory=lambda: ["127.0.0.1", "::1"])
     # Host headers served; empty serves any (a platform router checks them already).
     allowed_hosts: Hosts = Field(default_factory=list)
+    # A larger request body gets a 413 before it is read.
+    max_request_body_bytes: int = Field(default=1_048_576, ge=1024, le=1 << 30)
+    # A request that would store a larger session gets a 413 and writes nothing (the
+    # default fits Memcached's 1 MiB items with room to spare).
+    session_max_bytes: int = Field(default=524_288, ge=1024, le=64 << 20)
     api_docs: bool = True  # /docs, /redoc and /openapi.json
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
@@ -184,6 +192,16 @@ class Settings(ServiceSettings):
             raise ValueError(
                 "SESSION_MAX_AGE_SECONDS must be at least SESSION_TTL_SECONDS "
                 "(the absolute cap cannot be shorter than the idle expiry)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _sessions_fit_memcached(self) -> Settings:
+        memcached = self.session_store_url.startswith("memcached:")
+        if memcached and self.session_max_bytes > MEMCACHED_ITEM:
+            raise ValueError(
+                f"SESSION_MAX_BYTES must be at most {MEMCACHED_ITEM} with a Memcached session "
+                "store (its items hold at most 1 MiB, key and header included)"
             )
         return self
 

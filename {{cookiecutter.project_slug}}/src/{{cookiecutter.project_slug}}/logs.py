@@ -44,7 +44,15 @@ class JsonFormatter(logging.Formatter):
         entry.update((k, v) for k, v in record.__dict__.items() if k not in _SKIPPED)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        line = json.dumps(entry, default=str, ensure_ascii=False)  # readable UTF-8
+        if not line.isascii():
+            try:
+                line.encode("utf-8")
+            except UnicodeEncodeError:
+                # A lone surrogate (a "\ud800" escape in a JSON body, say) cannot be
+                # written as UTF-8: this line gets \u escapes instead, and is not lost.
+                line = json.dumps(entry, default=str)
+        return line
 
 
 class StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 from .database import DatabaseStore
-from .middleware import Session, SessionConfig, SessionDep, SessionMiddleware, get_session
+from .middleware import (
+    Session,
+    SessionConfig,
+    SessionDep,
+    SessionMiddleware,
+    SessionTooLarge,
+    get_session,
+)
 from .stores import SCHEMES, SessionStore, StoreUnavailable, create_store
 
 if TYPE_CHECKING:  # config imports the stores' schemes from this package
@@ -31,6 +38,7 @@ __all__ = [
     "SessionDep",
     "SessionMiddleware",
     "SessionStore",
+    "SessionTooLarge",
     "StoreUnavailable",
     "create_store",
     "get_session",
@@ -50,6 +58,7 @@ def install(app: FastAPI, settings: Settings) -> None:
         max_age=settings.session_max_age_seconds,
         secure=settings.session_cookie_secure,
         fallback_keys=tuple(key.get_secret_value() for key in settings.secret_key_fallbacks),
+        max_bytes=settings.session_max_bytes,
     )
     store = create_store(settings.session_store_url, tls_verify=settings.session_store_tls_verify)
     app.add_middleware(SessionMiddleware, store=store, config=config)

@@ -19,6 +19,9 @@ The cookie carries only a signed, random session ID; the data lives in the store
   it is never unpickled or evaluated.
 - The store being down gives a 503 JSON answer to the routes that use the session; the
   process stays up and recovers on the next request once the store is back.
+- A record is at most `max_bytes` (SESSION_MAX_BYTES) as stored, in every store. A request
+  that would grow a session past it gets a 413 JSON answer instead of the route's, and
+  nothing is written: the stored session (and its ID) stay as they were.
 """
 
 from __future__ import annotations
@@ -42,6 +45,16 @@ log = logging.getLogger(__name__)
 UNAVAILABLE_BODY = b'{"detail":"session store unavailable, try again shortly"}'
 
 
+class SessionTooLarge(Exception):
+    """The record a request would save is over the limit; raised before any write."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(
+            f"session too large: {size} bytes once stored, over the limit of {limit}; "
+            "nothing was saved"
+        )
+
+
 @dataclass(frozen=True)
 class SessionConfig:
     secret_key: str
@@ -50,6 +63,8 @@ class SessionConfig:
     secure: bool = True  # Secure cookie with the __Host- prefix; off only for plain-HTTP dev
     # Old secret keys that still open sessions; such a cookie is re-signed with secret_key.
     fallback_keys: tuple[str, ...] = ()
+    # The largest record saved, in bytes (records are ASCII: characters are bytes).
+    max_bytes: int = 512 * 1024
 
     @property
     def cookie_name(self) -> str:
@@ -137,12 +152,20 @@ class SessionMiddleware:
         session = Session(verified[0] if verified else None, self._load)
         session.resign = verified is not None and verified[1]
         scope["session"] = session
-        started = False
+        started = replaced = False
 
         async def send_with_session(message: Message) -> None:
-            nonlocal started
+            nonlocal started, replaced
+            if replaced:
+                return  # the rest of the route's response, which the 413 replaced
             if message["type"] == "http.response.start":
-                headers = await self._commit(session, had_cookie=cookie is not None)
+                try:
+                    headers = await self._commit(session, had_cookie=cookie is not None)
+                except SessionTooLarge as error:
+                    log.warning("%s", error)
+                    started = replaced = True
+                    await _send_json(send, 413, json.dumps({"detail": str(error)}).encode())
+                    return
                 message["headers"] = [*message.get("headers", []), *headers]
                 started = True
             await send(message)
@@ -153,7 +176,7 @@ class SessionMiddleware:
             if started:
                 raise
             log.warning("session store unavailable: %s", error)
-            await _send_unavailable(send)
+            await _send_json(send, 503, UNAVAILABLE_BODY, [(b"retry-after", b"5")])
 
     def _incoming_cookie(self, scope: Scope) -> str | None:
         for name, value in scope["headers"]:
@@ -191,13 +214,20 @@ class SessionMiddleware:
                 await self.store.delete(store_key(session.id))
             return [self._cookie_header("", max_age=0)] if had_cookie else []
         data_json = _dump(session)
+        fresh = session.id is None or session.rotate  # saved under a new ID, if at all
+        created_at = time.time() if fresh else session.created_at
+        if (fresh and session) or data_json != session.loaded_json:
+            # Checked before any write or delete, so a refused request changes nothing.
+            size = len(encode_record(created_at, data_json))
+            if size > self.config.max_bytes:
+                raise SessionTooLarge(size, self.config.max_bytes)
         if session.rotate and session.id is not None:
             await self.store.delete(store_key(session.id))
             session.id = None
         if session.id is None:
             if not session:
                 return []  # nothing to keep: no record, no cookie
-            session.id, session.created_at = new_id(), time.time()
+            session.id, session.created_at = new_id(), created_at
             await self._save(session.id, session.created_at, data_json)
             return [self._cookie_header(self._signer.sign(session.id), self.config.max_age)]
         if data_json != session.loaded_json:
@@ -227,14 +257,16 @@ class SessionMiddleware:
         return send_and_close
 
 
-async def _send_unavailable(send: Send) -> None:
+async def _send_json(
+    send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
     headers = [
         (b"content-type", b"application/json"),
-        (b"content-length", str(len(UNAVAILABLE_BODY)).encode()),
-        (b"retry-after", b"5"),
+        (b"content-length", str(len(body)).encode()),
+        *(extra or []),
     ]
-    await send({"type": "http.response.start", "status": 503, "headers": headers})
-    await send({"type": "http.response.body", "body": UNAVAILABLE_BODY})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def get_session(request: Request) -> Session:
