@@ -3,8 +3,9 @@
 
 `session` drives the session API itself (read, change, rotate the ID, end), so the
 session tests do not depend on the demo, which a project deletes. `slow` holds a request
-in flight, for the shutdown tests. `add_test_routes` puts both on an app; the web process
-gets them through tests/with_test_routes/sitecustomize.py.
+in flight, for the shutdown tests. `client` answers the client address and scheme the app
+believes (after the forwarded headers), for the proxy tests. `add_test_routes` puts them
+all on an app; the web process gets them through tests/with_test_routes/sitecustomize.py.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Response, status
+from fastapi import APIRouter, FastAPI, Request, Response, status
 
 from {{ cookiecutter.project_slug }}.sessions import SessionDep
 
@@ -52,6 +53,16 @@ async def slow(started: str, seconds: float) -> dict[str, float]:
     return {"slept": seconds}
 
 
+async def client(request: Request) -> dict[str, object]:
+    address = request.client
+    return {
+        "host": address.host if address else None,
+        "port": address.port if address else None,
+        "scheme": request.url.scheme,
+    }
+
+
 def add_test_routes(app: FastAPI) -> None:
     app.include_router(session)
     app.add_api_route("/test/slow", slow)
+    app.add_api_route("/test/client", client)

@@ -19,7 +19,7 @@ from starlette.routing import Match
 from . import assets, routes, sessions
 from .config import Settings
 from .request_log import RequestLogMiddleware
-from .security import AllowedHosts, SecurityHeaders
+from .security import AllowedHosts, ForwardedHeaders, SecurityHeaders
 
 PACKAGE = __name__.partition(".")[0]
 # The service's name: the OpenAPI title (/docs) and the heading of pages.
@@ -62,6 +62,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(RequestLogMiddleware)
     # Outside RequestLogMiddleware, so that its own 500 answers carry the headers too.
     app.add_middleware(SecurityHeaders, hsts=settings.session_cookie_secure)
+    # Outermost: every layer sees the scheme and client address the trusted proxies report.
+    hops = settings.forwarded_trusted_hops
+    app.add_middleware(ForwardedHeaders, trusted=settings.forwarded_allow_ips, hops=hops)
     return app
 
 

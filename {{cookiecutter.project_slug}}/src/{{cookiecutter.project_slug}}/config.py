@@ -166,6 +166,9 @@ class Settings(ServiceSettings):
     session_store_tls_verify: bool = True
     # Proxies whose X-Forwarded-Proto/-For are believed (the client's scheme and address).
     forwarded_allow_ips: Addresses = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    # How many proxies append to X-Forwarded-For: the client is that many entries from its
+    # end; entries further left were written by the client itself.
+    forwarded_trusted_hops: int = Field(default=1, ge=1, le=16)
     # Host headers served; empty serves any (a platform router checks them already).
     allowed_hosts: Hosts = Field(default_factory=list)
     api_docs: bool = True  # /docs, /redoc and /openapi.json
