@@ -18,6 +18,7 @@ from starlette.routing import Match
 
 from . import assets, routes, sessions
 from .config import Settings
+from .origins import CrossOriginProtection
 from .request_log import RequestLogMiddleware
 from .security import AllowedHosts, ForwardedHeaders, SecurityHeaders
 
@@ -52,11 +53,13 @@ def create_app(settings: Settings) -> FastAPI:
 
     # The service's own routers and middleware (routes.py, the team's file). Added before
     # the sessions and RequestLogMiddleware, so those tag, log and guard every request;
-    # only SecurityHeaders wraps them.
+    # only SecurityHeaders and ForwardedHeaders wrap them.
     routes.install(app, settings)
     sessions.install(app, settings)  # server-side sessions in SESSION_STORE_URL
     assets.install(app)  # build/static/ from bin/build, served under /static/
 
+    # Outside the sessions: a refused cross-origin request reaches no session.
+    app.add_middleware(CrossOriginProtection, trusted_origins=settings.trusted_origins)
     if settings.allowed_hosts:
         app.add_middleware(AllowedHosts, hosts=settings.allowed_hosts)
     app.add_middleware(RequestLogMiddleware)
