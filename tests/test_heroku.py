@@ -38,7 +38,10 @@ def test_heroku_app_json_matches_the_procfile(projects: dict[str, Path], name: s
     assert post_compile.read_text().rstrip().endswith('exec "$root/bin/build"')
     # The release step runs once per deploy: the Procfile's, not again as a postdeploy.
     assert "postdeploy" not in manifest.get("scripts", {})
-    assert manifest["env"]["FORWARDED_ALLOW_IPS"]["value"] == "*"  # only the router connects
+    # Only the router connects, and it appends one X-Forwarded-For entry: the client is that
+    # last entry, never the first (the client writes it).
+    assert manifest["env"]["FORWARDED_ALLOW_IPS"]["value"] == "*"
+    assert manifest["env"]["FORWARDED_TRUSTED_HOPS"]["value"] == "1"
 
 
 @pytest.mark.parametrize("name", RENDERS)

@@ -5,7 +5,8 @@
 session tests do not depend on the demo, which a project deletes. `slow` holds a request
 in flight, for the shutdown tests; `body` reads a whole request body, for the body-limit
 tests; `url` shows the URL the app sees (scheme and host as believed from the proxy
-headers). `add_test_routes` puts them on an app; the web process gets them through
+headers), and `client` the client address and scheme, for the proxy tests.
+`add_test_routes` puts them all on an app; the web process gets them through
 tests/with_test_routes/sitecustomize.py.
 """
 
@@ -63,8 +64,18 @@ async def url(request: Request) -> dict[str, str]:
     return {"url": str(request.url)}
 
 
+async def client(request: Request) -> dict[str, object]:
+    address = request.client
+    return {
+        "host": address.host if address else None,
+        "port": address.port if address else None,
+        "scheme": request.url.scheme,
+    }
+
+
 def add_test_routes(app: FastAPI) -> None:
     app.include_router(session)
     app.add_api_route("/test/slow", slow)
     app.add_api_route("/test/body", body, methods=["POST"])
     app.add_api_route("/test/url", url)
+    app.add_api_route("/test/client", client)

@@ -1,11 +1,13 @@
 # Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Behind proxies and in browsers: security headers on every response, ALLOWED_HOSTS,
-API_DOCS, a truthful 405, and X-Forwarded-Proto believed only from FORWARDED_ALLOW_IPS
-(the real web command, on a real socket).
+API_DOCS, a truthful 405, and X-Forwarded-Proto and X-Forwarded-For believed only from
+FORWARDED_ALLOW_IPS, counting FORWARDED_TRUSTED_HOPS from the end of X-Forwarded-For (the
+real web command, on a real socket).
 """
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -15,8 +17,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+from starlette.types import Message, Receive, Scope, Send
 
 from {{ cookiecutter.project_slug }}.app import create_app
+from {{ cookiecutter.project_slug }}.security import ForwardedHeaders
 
 from helpers import ROOT, WITH_TEST_ROUTES, make_settings, process_command, process_env
 from servers import free_port
@@ -136,7 +143,7 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., str]]:
             PORT=str(port),
             WEB_CONCURRENCY="1",
             SESSION_STORE_URL=f"sqlite:///{tmp_path}/sessions.sqlite3",
-            PYTHONPATH=WITH_TEST_ROUTES,  # adds GET /test/url
+            PYTHONPATH=WITH_TEST_ROUTES,  # adds GET /test/url and /test/client
             **values,
         )
         web = process_command("web")
@@ -173,3 +180,113 @@ def test_x_forwarded_proto_is_believed_from_trusted_proxies_only(
     assert scheme_seen(serve()) == "https"  # default: 127.0.0.1 and ::1, a local proxy
     assert scheme_seen(serve(FORWARDED_ALLOW_IPS="127.0.0.0/8")) == "https"
     assert scheme_seen(serve(FORWARDED_ALLOW_IPS="192.0.2.10,10.0.0.0/8")) == "http"
+
+
+
+def seen(url: str, *, local_address: str = "127.0.0.1", **headers: str) -> dict[str, object]:
+    """The client address and scheme the app believes, for a request from `local_address`
+    (any address of 127.0.0.0/8 reaches the server, and each is a different peer) with
+    `headers` (x_forwarded_for: X-Forwarded-For)."""
+    transport = httpx.HTTPTransport(local_address=local_address)
+    sent = {name.replace("_", "-"): value for name, value in headers.items()}
+    with httpx.Client(transport=transport) as browser:
+        response = browser.get(f"{url}/test/client", headers=sent)
+    assert response.status_code == 200
+    return dict(response.json())
+
+
+def mapped(address: str) -> set[str]:
+    """An IPv4 peer as the dual-stack socket may show it, either way."""
+    return {address, f"::ffff:{address}"}
+
+
+def test_heroku_preset_takes_the_client_from_the_hop_the_router_appended(
+    serve: Callable[..., str],
+) -> None:
+    # app.json: any peer is the router; the router appends the address it saw.
+    url = serve(FORWARDED_ALLOW_IPS="*", FORWARDED_TRUSTED_HOPS="1")
+    forged = seen(url, x_forwarded_for="6.6.6.6, 10.1.2.3, 203.0.113.7", x_forwarded_proto="https")
+    assert forged == {"host": "203.0.113.7", "port": 0, "scheme": "https"}
+    assert seen(url, x_forwarded_for="2001:db8::7")["host"] == "2001:db8::7"
+    assert seen(url, x_forwarded_for="[2001:db8::7]:4711")["port"] == 4711
+    # Not an IP address (a proxy that writes `unknown`): the peer stays the client.
+    assert seen(url, x_forwarded_for="6.6.6.6, unknown")["host"] in mapped("127.0.0.1")
+    without = seen(url)
+    assert without["host"] in mapped("127.0.0.1")
+    assert without["scheme"] == "http"
+
+
+def test_two_hops_skip_exactly_the_two_entries_the_proxies_appended(
+    serve: Callable[..., str],
+) -> None:
+    # A CDN in front of the router: the CDN appends the client, the router the CDN.
+    url = serve(FORWARDED_ALLOW_IPS="*", FORWARDED_TRUSTED_HOPS="2")
+    chain = "6.6.6.6, 198.51.100.4, 203.0.113.9"
+    assert seen(url, x_forwarded_for=chain)["host"] == "198.51.100.4"
+    # One entry where two proxies must have written two: not believed.
+    assert seen(url, x_forwarded_for="6.6.6.6")["host"] in mapped("127.0.0.1")
+
+
+def test_the_default_believes_a_local_proxy_and_no_other_peer(serve: Callable[..., str]) -> None:
+    url = serve()  # FORWARDED_ALLOW_IPS=127.0.0.1,::1
+    headers = {"x_forwarded_for": "6.6.6.6, 203.0.113.7", "x_forwarded_proto": "https"}
+    assert seen(url, **headers) == {"host": "203.0.113.7", "port": 0, "scheme": "https"}
+    # 127.0.0.2 is another peer (not listed): its forwarded headers are not believed.
+    remote = seen(url, local_address="127.0.0.2", **headers)
+    assert remote["host"] in mapped("127.0.0.2")
+    assert remote["scheme"] == "http"
+
+
+def believed(hops: int, peer: str, headers: list[tuple[bytes, bytes]]) -> Scope:
+    """The scope ForwardedHeaders, trusting 10.0.0.0/8, hands on for an HTTP request from
+    `peer` with `headers`."""
+    handed: list[Scope] = []
+
+    async def inner(scope: Scope, receive: Receive, send: Send) -> None:
+        handed.append(scope)
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Message) -> None:
+        pass
+
+    app = ForwardedHeaders(inner, trusted=["10.0.0.0/8"], hops=hops)
+    scope = {"type": "http", "scheme": "http", "client": (peer, 5000), "headers": headers}
+    asyncio.run(app(scope, receive, send))
+    return handed[0]
+
+
+# What a client may write in its own X-Forwarded-For: any visible Latin-1 text.
+CLIENT_TEXT = st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=40)
+PROXIES = ["203.0.113.1", "198.51.100.2", "2001:db8::3"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    forged=st.lists(CLIENT_TEXT, max_size=3),
+    hops=st.integers(min_value=1, max_value=3),
+    one_line=st.booleans(),
+    peer=st.sampled_from(["10.0.0.5", "::ffff:10.0.0.5", "192.0.2.1"]),
+)
+def test_whatever_the_client_writes_the_client_is_the_hop_the_proxies_appended(
+    forged: list[str], hops: int, one_line: bool, peer: str
+) -> None:
+    """Each proxy appends the address it saw, on the client's header line or on a line of
+    its own; only peers in 10.0.0.0/8 are trusted."""
+    real_client, appended = "192.0.2.77", PROXIES[: hops - 1]
+    written = [real_client, *appended]
+    lines = [*forged, ", ".join(written)] if not one_line else [", ".join([*forged, *written])]
+    headers = [(b"x-forwarded-for", line.encode("latin-1")) for line in lines]
+    headers.append((b"x-forwarded-proto", b"https"))
+    scope = believed(hops, peer, headers)
+    if peer == "192.0.2.1":  # not a trusted proxy: nothing it says is believed
+        assert (scope["client"], scope["scheme"]) == ((peer, 5000), "http")
+    else:
+        assert (scope["client"], scope["scheme"]) == ((real_client, 0), "https")
+
+
+@pytest.mark.parametrize("hops", ["0", "17", "one"])
+def test_forwarded_trusted_hops_is_checked_at_start(tmp_path: Path, hops: str) -> None:
+    with pytest.raises(ValidationError, match="forwarded_trusted_hops"):
+        app_for(tmp_path, forwarded_trusted_hops=hops)

@@ -20,8 +20,9 @@ from starlette.routing import Match
 
 from . import assets, bad_requests, routes, sessions
 from .config import Settings
+from .origins import CrossOriginProtection
 from .request_log import RequestLogMiddleware
-from .security import AllowedHosts, SecurityHeaders
+from .security import AllowedHosts, ForwardedHeaders, SecurityHeaders
 
 PACKAGE = __name__.partition(".")[0]
 # The service's name: the OpenAPI title (/docs) and the heading of pages.
@@ -57,17 +58,22 @@ def create_app(settings: Settings) -> FastAPI:
 
     # The service's own routers and middleware (routes.py, the team's file). Added before
     # the sessions and RequestLogMiddleware, so those tag, log and guard every request;
-    # only SecurityHeaders wraps them.
+    # only SecurityHeaders and ForwardedHeaders wrap them.
     routes.install(app, settings)
     sessions.install(app, settings)  # server-side sessions in SESSION_STORE_URL
     assets.install(app)  # build/static/ from bin/build, served under /static/
 
+    # Outside the sessions: a refused cross-origin request reaches no session.
+    app.add_middleware(CrossOriginProtection, trusted_origins=settings.trusted_origins)
     if settings.allowed_hosts:
         app.add_middleware(AllowedHosts, hosts=settings.allowed_hosts)
     app.add_middleware(bad_requests.BodyLimit, limit=settings.max_request_body_bytes)
     app.add_middleware(RequestLogMiddleware)
     # Outside RequestLogMiddleware, so that its own 500 answers carry the headers too.
     app.add_middleware(SecurityHeaders, hsts=settings.session_cookie_secure)
+    # Outermost: every layer sees the scheme and client address the trusted proxies report.
+    hops = settings.forwarded_trusted_hops
+    app.add_middleware(ForwardedHeaders, trusted=settings.forwarded_allow_ips, hops=hops)
     return app
 
 

@@ -121,6 +121,44 @@ def _hosts(entries: list[str]) -> list[str]:
     return hosts
 
 
+_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(entry: str) -> str:
+    """`entry` as a browser writes it in an Origin header: lowercase, no default port."""
+    try:
+        parts = urlsplit(entry.lower())
+        port = parts.port
+    except ValueError:
+        raise ValueError("is not a URL") from None
+    if not _SCHEME.fullmatch(parts.scheme) or not parts.netloc:
+        raise ValueError("needs a scheme and a host (https://app.example.com)")
+    if parts.path or parts.query or parts.fragment or "?" in entry or "#" in entry:
+        raise ValueError("has a path, query or fragment; an origin has none, not even '/'")
+    host = parts.hostname or ""
+    valid_host = "*" not in host and (_HOSTNAME.fullmatch(host) or _is_ip(host))
+    if "@" in parts.netloc or not valid_host:
+        raise ValueError("names no valid host")
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != DEFAULT_PORTS.get(parts.scheme):
+        netloc = f"{netloc}:{port}"
+    return f"{parts.scheme}://{netloc}"
+
+
+def _origins(entries: list[str]) -> list[str]:
+    origins = []
+    for position, entry in enumerate(entries, start=1):
+        try:
+            origins.append(_origin(entry))
+        except ValueError as error:
+            raise ValueError(
+                f"item {position} {error}; each item is scheme://host[:port], "
+                "such as https://app.example.com or http://localhost:3000"
+            ) from None
+    return origins
+
+
 def _is_ip(text: str) -> bool:
     try:
         ipaddress.ip_address(text)
@@ -134,6 +172,9 @@ Addresses = Annotated[
     list[str], NoDecode, BeforeValidator(_comma_separated), AfterValidator(_addresses)
 ]
 Hosts = Annotated[list[str], NoDecode, BeforeValidator(_comma_separated), AfterValidator(_hosts)]
+Origins = Annotated[
+    list[str], NoDecode, BeforeValidator(_comma_separated), AfterValidator(_origins)
+]
 
 
 class Settings(ServiceSettings):
@@ -169,6 +210,9 @@ class Settings(ServiceSettings):
     session_store_tls_verify: bool = True
     # Proxies whose X-Forwarded-Proto/-For are believed (the client's scheme and address).
     forwarded_allow_ips: Addresses = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    # How many proxies append to X-Forwarded-For: the client is that many entries from its
+    # end; entries further left were written by the client itself.
+    forwarded_trusted_hops: int = Field(default=1, ge=1, le=16)
     # Host headers served; empty serves any (a platform router checks them already).
     allowed_hosts: Hosts = Field(default_factory=list)
     # A larger request body gets a 413 before it is read.
@@ -176,6 +220,8 @@ class Settings(ServiceSettings):
     # A request that would store a larger session gets a 413 and writes nothing (the
     # default fits Memcached's 1 MiB items with room to spare).
     session_max_bytes: int = Field(default=524_288, ge=1024, le=64 << 20)
+    # Other origins whose browsers may send POST, PUT, PATCH or DELETE (origins.py).
+    trusted_origins: Origins = Field(default_factory=list)
     api_docs: bool = True  # /docs, /redoc and /openapi.json
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 

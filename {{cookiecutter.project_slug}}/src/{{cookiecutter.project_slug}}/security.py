@@ -1,6 +1,10 @@
 # Template file: updates (bin/update) replace it; README.md says where your changes go.
-"""Browser-facing protections, as pure ASGI middleware (see request_log.py for why).
+"""Protections behind proxies and in browsers, as pure ASGI middleware (see request_log.py
+for why).
 
+- `ForwardedHeaders`: the client's scheme and address as the trusted proxies report them
+  (FORWARDED_ALLOW_IPS, FORWARDED_TRUSTED_HOPS); it replaces uvicorn's own handling, whose
+  `*` takes the leftmost X-Forwarded-For entry, the one the client writes.
 - `SecurityHeaders`: every response gets X-Content-Type-Options, Referrer-Policy,
   X-Frame-Options with CSP frame-ancestors (no framing: against clickjacking), and HSTS
   when the session cookie is HTTPS-only (SESSION_COOKIE_SECURE). A header a route set
@@ -12,6 +16,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -90,3 +95,91 @@ class AllowedHosts:
         ]
         await send({"type": "http.response.start", "status": 400, "headers": headers})
         await send({"type": "http.response.body", "body": _BAD_HOST_BODY})
+
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# X-Forwarded-Proto values understood, and whether each means an encrypted connection.
+SECURE_SCHEMES = {"http": False, "https": True, "ws": False, "wss": True}
+
+
+def peer_address(host: str) -> IPAddress | None:
+    """The connecting peer's IP address; an IPv4 peer on the dual-stack `[::]` socket shows
+    up as ::ffff:a.b.c.d and is read as a.b.c.d, so IPv4 entries match it."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None  # a Unix socket or a test client's name: no proxy
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return address.ipv4_mapped
+    return address
+
+
+def forwarded_client(entry: str) -> tuple[str, int] | None:
+    """An X-Forwarded-For entry (`1.2.3.4`, `1.2.3.4:5678`, `::1`, `[::1]:5678`) as a
+    (host, port) client; None when it is not an IP address. Port 0 when none is given."""
+    host, port = entry, "0"
+    if entry.startswith("["):
+        host, _, rest = entry[1:].partition("]")
+        port = rest.removeprefix(":") or "0"
+    elif entry.count(":") == 1:
+        host, port = entry.split(":")
+    try:
+        return str(ipaddress.ip_address(host)), int(port) if port.isdigit() else 0
+    except ValueError:
+        return None
+
+
+class ForwardedHeaders:
+    """The client's scheme and address from X-Forwarded-Proto and X-Forwarded-For, believed
+    only when the connecting peer is a trusted proxy (`trusted`: networks, or `*` for any).
+
+    Each proxy appends the address it received the request from to X-Forwarded-For, so the
+    last `hops` entries were written by the proxies and everything before them by the
+    client, who can write anything there. The client is therefore the entry `hops` places
+    from the end; a header with fewer entries did not pass that many proxies and is ignored.
+    X-Forwarded-Proto is the nearest proxy's word: its last value.
+    """
+
+    def __init__(self, app: ASGIApp, *, trusted: list[str], hops: int) -> None:
+        self.app, self.hops = app, hops
+        self.any_peer = "*" in trusted
+        self.networks = [ipaddress.ip_network(entry) for entry in trusted if entry != "*"]
+
+    def trusts(self, client: tuple[str, int] | None) -> bool:
+        if client is None:
+            return False
+        address = peer_address(client[0])
+        if address is None:
+            return False
+        return self.any_peer or any(address in network for network in self.networks)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and self.trusts(scope.get("client")):
+            scope = self.forwarded(scope)
+        await self.app(scope, receive, send)
+
+    def forwarded(self, scope: Scope) -> Scope:
+        """`scope` with the scheme and client the proxies report, where they are usable."""
+        scope = dict(scope)
+        protos = header_list(scope, b"x-forwarded-proto")
+        if protos and protos[-1].lower() in SECURE_SCHEMES:
+            secure = SECURE_SCHEMES[protos[-1].lower()]
+            if scope["type"] == "websocket":
+                scope["scheme"] = "wss" if secure else "ws"
+            else:
+                scope["scheme"] = "https" if secure else "http"
+        entries = header_list(scope, b"x-forwarded-for")
+        client = forwarded_client(entries[-self.hops]) if len(entries) >= self.hops else None
+        if client is not None:
+            scope["client"] = client
+        return scope
+
+
+def header_list(scope: Scope, name: bytes) -> list[str]:
+    """The non-empty comma-separated items of every `name` header, in order: repeated
+    headers form one list (RFC 9110, 5.3)."""
+    items = []
+    for key, value in scope["headers"]:
+        if key == name:
+            items += [item.strip() for item in value.decode("latin-1").split(",")]
+    return [item for item in items if item]

@@ -10,7 +10,6 @@ in-flight requests finish (up to GRACEFUL_TIMEOUT seconds), and exits 0: well in
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import os
 import signal
@@ -110,20 +109,6 @@ def bind_address(port: int) -> str:
     return f"[::]:{port}"
 
 
-def trusted_proxies(entries: list[str]) -> list[str]:
-    """FORWARDED_ALLOW_IPS for the server. On the dual-stack `[::]` socket, an IPv4 peer
-    shows up as ::ffff:a.b.c.d, so each IPv4 address or network is trusted in that form too.
-    """
-    trusted = list(entries)
-    for entry in entries:
-        network = ipaddress.ip_network(entry) if entry != "*" else None
-        if isinstance(network, ipaddress.IPv4Network):
-            mapped = ipaddress.IPv6Address(f"::ffff:{network.network_address}")
-            prefix = 96 + network.prefixlen
-            trusted.append(str(mapped) if prefix == 128 else f"{mapped}/{prefix}")
-    return trusted
-
-
 def gunicorn_options(settings: Settings) -> dict[str, Any]:
     shm = Path("/dev/shm")  # noqa: S108 - tmpfs: worker heartbeats never wait on a disk
     return {
@@ -133,8 +118,9 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "graceful_timeout": GRACEFUL_TIMEOUT,
         "timeout": 30,
         "keepalive": KEEPALIVE,
-        # Whose X-Forwarded-Proto/-For uvicorn believes (the request's scheme and client).
-        "forwarded_allow_ips": ",".join(trusted_proxies(settings.forwarded_allow_ips)),
+        # uvicorn believes no proxy: the app's ForwardedHeaders (security.py) does, counting
+        # FORWARDED_TRUSTED_HOPS; uvicorn's `*` takes the client-written X-Forwarded-For.
+        "forwarded_allow_ips": "",
         "logger_class": JsonLogger,
         "loglevel": settings.log_level.lower(),
         "worker_tmp_dir": str(shm) if shm.is_dir() else None,
