@@ -187,12 +187,20 @@ CHROMIUM_FLAGS = [
 ]
 
 
+# Debian's and Ubuntu's Chromium, or Google Chrome (GitHub's runners have it and its driver).
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def browser_binary() -> str | None:
+    return next(filter(None, map(shutil.which, BROWSERS)), None)
+
+
 class WebDriver:
     """Just enough of the W3C WebDriver protocol, spoken to chromedriver over HTTP."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, binary: str) -> None:
         self.url = url
-        chrome = {"binary": shutil.which("chromium"), "args": CHROMIUM_FLAGS}
+        chrome = {"binary": binary, "args": CHROMIUM_FLAGS}
         capabilities = {"alwaysMatch": {"goog:chromeOptions": chrome}}
         self.session = self.call("POST", "/session", {"capabilities": capabilities})["sessionId"]
 
@@ -221,8 +229,9 @@ class WebDriver:
 
 @pytest.fixture
 def chromium() -> Iterator[WebDriver]:
-    if not (shutil.which("chromium") and shutil.which("chromedriver")):
-        unavailable("chromium and chromedriver are needed for the browser test")
+    binary = browser_binary()
+    if not (binary and shutil.which("chromedriver")):
+        unavailable("Chromium (or Chrome) and chromedriver are needed for the browser test")
     port = free_port()
     driver = subprocess.Popen(
         [str(shutil.which("chromedriver")), f"--port={port}"],
@@ -231,7 +240,7 @@ def chromium() -> Iterator[WebDriver]:
     )
     try:
         wait_until(lambda: responds(f"http://127.0.0.1:{port}/status"), driver, "chromedriver")
-        webdriver = WebDriver(f"http://127.0.0.1:{port}")
+        webdriver = WebDriver(f"http://127.0.0.1:{port}", binary)
         yield webdriver
         webdriver.close()
     finally:

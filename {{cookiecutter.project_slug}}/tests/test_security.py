@@ -182,7 +182,6 @@ def test_x_forwarded_proto_is_believed_from_trusted_proxies_only(
     assert scheme_seen(serve(FORWARDED_ALLOW_IPS="192.0.2.10,10.0.0.0/8")) == "http"
 
 
-
 def seen(url: str, *, local_address: str = "127.0.0.1", **headers: str) -> dict[str, object]:
     """The client address and scheme the app believes, for a request from `local_address`
     (any address of 127.0.0.0/8 reaches the server, and each is a different peer) with
