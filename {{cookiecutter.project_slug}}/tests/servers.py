@@ -266,12 +266,13 @@ def _bindable(port: int) -> bool:
         return True
 
 
-def memcached_server() -> LocalServer:
+def memcached_server(*options: str) -> LocalServer:
+    """A memcached on loopback; `options` are added to its command line."""
     binary = shutil.which("memcached")
     if binary is None:
         raise RuntimeError("memcached not found on PATH")
     port = free_port()
-    argv = [binary, "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-m", "64"]
+    argv = [binary, "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-m", "64", *options]
     if os.geteuid() == 0:  # memcached refuses to run as root unless told whom to run as
         argv += ["-u", "root"]
     return LocalServer("memcached", argv, b"version\r\n", b"VERSION", port)

@@ -255,6 +255,14 @@ def test_a_lone_surrogate_in_a_field_gets_a_422_naming_it(client: TestClient) ->
     assert error["input"] == "\ud800"  # escaped in the JSON text, the same string read back
 
 
+def test_a_route_answering_with_a_lone_surrogate_escapes_it(client: TestClient) -> None:
+    # Valid JSON and a valid name: the route echoes it, and the answer must still encode.
+    sent = b'{"name": "a\\ud800b \xc3\xa9", "age": 3}'
+    response = client.post("/test/signup", content=sent, headers={"content-type": "application/json"})
+    assert response.status_code == 200
+    assert response.json() == {"name": "a\ud800b \u00e9", "age": 3}
+
+
 def test_many_errors_are_cut_to_a_few(client: TestClient) -> None:
     extra = {f"field{n}": "v" * 50 for n in range(500)}  # 500 errors, 32 KB
     response = client.post("/test/signup", json={"name": "ada", "age": 3, **extra})

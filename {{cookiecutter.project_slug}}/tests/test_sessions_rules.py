@@ -32,7 +32,7 @@ from {{ cookiecutter.project_slug }}.sessions.ids import CookieSigner, new_id, s
 
 from extra_routes import add_test_routes
 from helpers import Browser, make_settings
-from servers import LocalCluster, LocalServer, free_port
+from servers import LocalCluster, LocalServer, free_port, memcached_server, started
 
 SECRET = "rules-secret-" + "s" * 32
 SIGNER = CookieSigner(SECRET)
@@ -233,6 +233,24 @@ def test_a_login_past_the_size_limit_keeps_the_old_session(session_store_url: st
         assert response.status_code == 413
         assert issued_id(browser) == session_id
         assert browser.request("GET", "/test/session").json() == {"user": "ada"}
+
+
+def test_a_record_the_store_refuses_gets_a_422_and_the_store_serves_on() -> None:
+    """A Memcached started with 64 KiB items refuses a session well under SESSION_MAX_BYTES:
+    that request gets a 422 naming the session, not a 503, and the store serves on. (On a
+    refused set Memcached also drops the key's old item, so that session is gone: keep
+    SESSION_MAX_BYTES under the server's item size, as its default is under 1 MiB.)"""
+    for server in started(lambda: memcached_server("-I", "64k", "-o", "slab_chunk_max=32768")):
+        client, _ = open_client(f"memcached://127.0.0.1:{server.port}")
+        with client:
+            browser = Browser(client)
+            browser.request("POST", "/test/session/login?user=ada")
+            refused = browser.request("POST", f"/test/session/fill?size={100 * 1024}")
+            assert refused.status_code == 422
+            assert refused.json()["detail"].startswith("session not saved: ")
+            assert browser.request("POST", "/test/session/login?user=ada").status_code == 200
+            assert browser.request("POST", "/test/session/fill?size=10").status_code == 200
+            assert browser.request("GET", "/test/session").json()["user"] == "ada"
 
 
 @pytest.mark.parametrize("session_store_url", ["redis"], indirect=True)

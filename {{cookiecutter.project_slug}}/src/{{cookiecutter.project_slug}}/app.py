@@ -9,10 +9,12 @@ log. bad_requests.py says what a bad request gets.
 
 from __future__ import annotations
 
+import json
 from importlib.metadata import version
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
@@ -29,6 +31,18 @@ PACKAGE = __name__.partition(".")[0]
 TITLE = "{{ cookiecutter.project_name | replace('\\', '\\\\') | replace('"', '\\u0022') }}"
 
 health = APIRouter()
+
+
+class JSON(JSONResponse):
+    """Every route's JSON answer: UTF-8 as usual, and \\u escapes where UTF-8 cannot carry
+    the text (a lone surrogate, which a client can send as "\\ud800" in valid JSON), so a
+    route that echoes what it was given answers instead of failing with a 500."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return json.dumps(content, allow_nan=False, separators=(",", ":")).encode()
 
 
 @health.get("/healthz")
@@ -48,6 +62,7 @@ def create_app(settings: Settings) -> FastAPI:
         version=version(PACKAGE),
         openapi_url="/openapi.json" if settings.api_docs else None,
         redirect_slashes=False,  # bad_requests.not_found redirects, without naming a host
+        default_response_class=JSON,
     )
     app.state.settings = settings
     app.add_exception_handler(405, method_not_allowed)

@@ -22,6 +22,9 @@ The cookie carries only a signed, random session ID; the data lives in the store
 - A record is at most `max_bytes` (SESSION_MAX_BYTES) as stored, in every store. A request
   that would grow a session past it gets a 413 JSON answer instead of the route's, and
   nothing is written: the stored session (and its ID) stay as they were.
+- A record the store refuses although it is up (RecordRefused: a Memcached server started
+  with a smaller item size, say) gets a 422 naming the session, never a 503: the store is
+  fine, and every other request goes on.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .ids import CookieSigner, new_id, store_key
-from .stores import SessionStore, StoreUnavailable
+from .stores import RecordRefused, SessionStore, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -161,10 +164,11 @@ class SessionMiddleware:
             if message["type"] == "http.response.start":
                 try:
                     headers = await self._commit(session, had_cookie=cookie is not None)
-                except SessionTooLarge as error:
-                    log.warning("%s", error)
+                except (SessionTooLarge, RecordRefused) as error:
+                    status, detail = _refusal(error)
+                    log.warning("%s", detail)
                     started = replaced = True
-                    await _send_json(send, 413, json.dumps({"detail": str(error)}).encode())
+                    await _send_json(send, status, json.dumps({"detail": detail}).encode())
                     return
                 message["headers"] = [*message.get("headers", []), *headers]
                 started = True
@@ -267,6 +271,12 @@ async def _send_json(
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def _refusal(error: SessionTooLarge | RecordRefused) -> tuple[int, str]:
+    if isinstance(error, SessionTooLarge):
+        return 413, str(error)
+    return 422, f"session not saved: the session store refused it ({error})"
 
 
 async def get_session(request: Request) -> Session:
