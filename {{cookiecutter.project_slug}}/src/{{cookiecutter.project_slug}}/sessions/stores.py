@@ -155,8 +155,8 @@ class RedisClusterStore(RedisCommands):
     # RedisError, and would otherwise escape the store as a 500.
     _RACE = (TypeError, AttributeError, RuntimeError)
     _FAILURES = (RedisError, RedisClusterException, OSError, TimeoutError, *_RACE)
-    # Runs of a command that meets those. Twenty sessions read while their slot moves
-    # (redis-py re-reading the map on every fifth MOVED) saw a second run fail too.
+    # Runs of a command that meets those: under a storm of MOVED (many sessions of one
+    # slot read while it moves) the second run can meet the next re-initialisation too.
     _RUNS = 3
 
     def __init__(self, url: str, *, tls_verify: bool = True) -> None:
