@@ -41,6 +41,8 @@ class BodyTooLarge(HTTPException):
 
 
 class BodyLimit:
+    """Refuses request bodies over `limit` bytes with a JSON 413 (MAX_REQUEST_BODY_BYTES)."""
+
     def __init__(self, app: ASGIApp, *, limit: int) -> None:
         self.app, self.limit = app, limit
 
@@ -69,7 +71,7 @@ class BodyLimit:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                if received > self.limit:  # the app answered BodyTooLarge itself
+                if received > self.limit:  # FastAPI's handler answered BodyTooLarge
                     message["headers"] = [*message.get("headers", []), CLOSE]
             await send(message)
 
