@@ -2,12 +2,15 @@
 """The web process as the platform runs it: the Procfile's web command, as a subprocess.
 
 It binds PORT, answers /healthz, and on SIGTERM stops accepting connections, lets the
-in-flight request finish with 200, and exits 0 well within 25 s. Bad settings stop it
-before it binds.
+in-flight request finish with 200, keeps idle keep-alive connections open for the drain
+(web.py's DrainingServer, checked both in effect and against the upstream code it
+overrides), and exits 0 well within 25 s. Bad settings stop it before it binds.
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import signal
 import socket
 import subprocess
@@ -18,6 +21,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
+from uvicorn_worker import UvicornWorker
+
+from {{ cookiecutter.project_slug }}.web import IDLE_DRAIN_SECONDS
 
 from helpers import ROOT, WITH_TEST_ROUTES, process_command, process_env
 
@@ -157,3 +164,50 @@ def test_bad_settings_stop_it_before_it_binds(tmp_path: Path) -> None:
         assert value not in message
     assert "Traceback" not in message
     assert "Listening" not in message  # it never bound
+
+
+def test_sigterm_keeps_idle_keep_alive_connections_for_the_drain(web: Web) -> None:
+    """A request that reaches an idle keep-alive connection just as shutdown begins (sent
+    before SIGTERM, not yet read by a busy worker) is answered: web.py's DrainingServer
+    waits IDLE_DRAIN_SECONDS after closing the listener. Plain uvicorn closes the
+    connection at once, and the request is lost."""
+    with httpx.Client(base_url=web.url, timeout=10) as client:
+        assert client.get("/healthz").status_code == 200  # the connection, now idle
+        web.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + EXIT_LIMIT
+        while connects(web.port):  # until every worker has closed the listener
+            assert time.monotonic() < deadline, "the listener stayed open after SIGTERM"
+            time.sleep(0.01)
+        closed = time.monotonic()
+        response = client.get("/healthz")  # on the idle connection, the drain under way
+    assert time.monotonic() - closed < IDLE_DRAIN_SECONDS, "too slow to show the drain"
+    assert response.status_code == 200
+    assert web.process.wait(timeout=EXIT_LIMIT) == 0
+
+
+# The upstream code web.py's drain depends on, as it was when the override was written:
+# Worker._serve copies UvicornWorker._serve (with DrainingServer for uvicorn.Server), and
+# DrainingServer.shutdown runs before uvicorn.Server.shutdown, using Server.servers.
+CHECKED_UPSTREAM = {
+    "uvicorn_worker.UvicornWorker._serve": (
+        UvicornWorker._serve,
+        "eb799ef03d6393179135c6235dc0a9a00884ad34bc600a0b8cc514d22c25aafc",
+    ),
+    "uvicorn.Server.shutdown": (
+        uvicorn.Server.shutdown,
+        "9b33c50562992b1e3cef2a9611408ece6c01d46ee17eaae2091b6091bf826eab",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CHECKED_UPSTREAM))
+def test_the_drain_override_matches_the_upstream_code_it_was_written_against(name: str) -> None:
+    function, checked = CHECKED_UPSTREAM[name]
+    found = hashlib.sha256(inspect.getsource(function).encode()).hexdigest()
+    assert found == checked, (
+        f"{name} changed upstream (uvicorn or uvicorn-worker was upgraded). web.py's drain "
+        "overrides it: compare the new code with Worker._serve and DrainingServer in web.py, "
+        "update them (or drop them if upstream now drains idle connections itself), check "
+        "that the drain tests in test_web.py and test_web_under_load.py pass, then record "
+        f"the new hash here: {found}"
+    )

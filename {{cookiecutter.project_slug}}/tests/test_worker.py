@@ -3,10 +3,13 @@
 and on SIGTERM finishes the job in hand and exits 0; in process (short leases and grace
 periods, so it takes seconds), a job that outlives its lease runs once, a failing job is
 retried with backoff then failed, a job that outlasts the grace is handed back, and
-purge_jobs deletes old finished jobs."""
+purge_jobs deletes old finished jobs. A lost lease: a worker process frozen (SIGSTOP) past
+its lease loses the job to another, and its result is discarded; a worker whose clock is
+5 minutes off (libfaketime) keeps leases on PostgreSQL's clock."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import threading
@@ -16,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, func, insert, select, update
 
 from {{ cookiecutter.project_slug }}.db import create_sync_engine, jobs
 from {{ cookiecutter.project_slug }}.migrator import upgrade
@@ -26,10 +29,14 @@ from {{ cookiecutter.project_slug }}.worker import (
     Worker,
     backoff,
     enqueue,
-    job,
 )
 
-from helpers import ROOT, process_env
+from helpers import ROOT, TESTS, process_env
+from servers import unavailable
+
+# isort: split
+# The tests' jobs, in a module of their own: the worker processes below run them too.
+from worker_jobs import runs_by
 
 WAIT_SECONDS = 60.0  # a bound for a loaded CI machine, not a performance expectation
 
@@ -130,25 +137,8 @@ def test_enqueue_refuses_bad_jobs_and_stores_nothing(engine: Engine) -> None:
         assert connection.scalars(select(jobs.c.id)).all() == []
 
 
-# Jobs for the tests below. Each run appends a line to the file it is given.
-FLAKY_RUNS: dict[str, int] = {}
-
-
-@job
-def record_run(path: str, seconds: float = 0.0) -> None:
-    with Path(path).open("a") as runs:
-        runs.write(f"{threading.get_ident()}\n")
-    time.sleep(seconds)
-
-
-@job
-def always_fails(path: str) -> None:
-    record_run(path)
-    raise RuntimeError("the mail server said no")
-
-
 def runs(path: Path) -> int:
-    return len(path.read_text().splitlines()) if path.exists() else 0
+    return len(runs_by(path))
 
 
 def row(engine: Engine, job_id: int) -> dict[str, object]:
@@ -223,6 +213,158 @@ def test_a_job_that_outlasts_the_grace_is_handed_back(engine: Engine, tmp_path: 
     assert handed_back["locked_until"] is None  # the next worker takes it at once
 
 
+class WorkerProcess:
+    """`tests/worker_jobs.py` as a process: the project's worker with a lease of `lease`
+    seconds, its JSON log in a file, `env` added to its environment."""
+
+    def __init__(self, database_url: str, log: Path, lease: float, **env: str) -> None:
+        self.log = log
+        command = [str(ROOT / "bin" / "python"), str(TESTS / "worker_jobs.py"), str(lease)]
+        with log.open("wb") as output:
+            self.process = subprocess.Popen(
+                command,
+                env=process_env(database_url, **env),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+
+    def lines(self) -> list[dict[str, object]]:
+        """The log so far, a dict per JSON line (anything else, a crash, fails the test)."""
+        return [json.loads(line) for line in self.log.read_text().splitlines() if line]
+
+    def said(self, message: str) -> list[dict[str, object]]:
+        return [line for line in self.lines() if str(line["message"]).startswith(message)]
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)  # in case the test left it stopped
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=WAIT_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        return self.process.wait()
+
+
+@pytest.fixture
+def worker_processes() -> Iterator[list[WorkerProcess]]:
+    """Worker processes a test starts (it appends them); stopped at the end."""
+    started: list[WorkerProcess] = []
+    yield started
+    for process in started:
+        process.stop()
+
+
+def test_a_worker_stopped_past_its_lease_loses_the_job_and_its_result(
+    database_url: str,
+    engine: Engine,
+    tmp_path: Path,
+    worker_processes: list[WorkerProcess],
+) -> None:
+    marker = tmp_path / "runs"
+    first = WorkerProcess(database_url, tmp_path / "first.log", lease=2)
+    worker_processes.append(first)
+    with engine.begin() as connection:
+        job_id = enqueue(connection, "record_run", path=str(marker), seconds=3)
+    wait_for(lambda: len(runs_by(marker)) == 1, "the first worker to start the job")
+    first.process.send_signal(signal.SIGSTOP)  # frozen mid-job: its lease runs out
+    second = WorkerProcess(database_url, tmp_path / "second.log", lease=2)
+    worker_processes.append(second)
+    wait_for(lambda: status(engine, job_id) == "done", "the second worker to run the job")
+    recorded = row(engine, job_id)
+    first.process.send_signal(signal.SIGCONT)  # its job ends at once: 3 s have passed
+    wait_for(
+        lambda: bool(first.said("job finished") or first.said("job result discarded")),
+        "the first worker to report the job's end",
+    )
+    assert first.stop() == 0
+    assert second.stop() == 0
+    assert runs_by(marker) == [first.process.pid, second.process.pid]  # it ran twice...
+    assert (recorded["status"], recorded["attempts"], recorded["error"]) == ("done", 2, None)
+    assert row(engine, job_id) == recorded  # ...and its result is the second worker's
+    assert first.said("job finished") == []
+    [discarded] = first.said("job result discarded: lease lost")
+    assert (discarded["job_id"], discarded["attempt"], discarded["result"]) == (job_id, 1, "done")
+    [finished] = second.said("job finished")
+    assert (finished["job_id"], finished["attempt"], finished["status"]) == (job_id, 2, "done")
+
+
+def test_a_job_whose_lease_was_lost_is_not_handed_back(
+    engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    marker = tmp_path / "runs"
+    with engine.begin() as connection:
+        slow = enqueue(connection, "record_run", path=str(marker), seconds=30)
+    worker = Worker(engine, grace=0.5, heartbeat=tmp_path / "alive")
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    wait_for(lambda: runs(marker) == 1, "the job to start")
+    with engine.begin() as connection:  # another worker's claim, as after a lost lease
+        connection.execute(update(jobs).values(attempts=jobs.c.attempts + 1))
+    taken_over = row(engine, slow)
+    worker.stop(signal.SIGTERM)
+    thread.join(timeout=WAIT_SECONDS)
+    assert not thread.is_alive()
+    assert row(engine, slow) == taken_over  # still the other worker's: running, attempt 2
+    messages = [record.getMessage() for record in caplog.records]
+    assert [m for m in messages if m.startswith("job not handed back: lease lost")] != []
+    assert [m for m in messages if m.startswith("job handed back")] == []
+
+
+@pytest.mark.parametrize("skew", ["+5m", "-5m"])
+def test_a_worker_with_a_skewed_clock_keeps_leases_on_the_database_clock(
+    postgres_database_url: str,
+    tmp_path: Path,
+    skew: str,
+    worker_processes: list[WorkerProcess],
+) -> None:
+    """A worker 5 minutes ahead would see every live lease as run out and take the job
+    over; one 5 minutes behind would write leases that ran out already. On PostgreSQL
+    both use the database's clock, so neither happens."""
+    libfaketime = sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))
+    if not libfaketime:
+        unavailable("libfaketime not found (Debian: apt-get install faketime)")
+    upgrade(postgres_database_url)
+    engine = create_sync_engine(postgres_database_url)
+    marker = tmp_path / "runs"
+    try:
+        with engine.begin() as connection:
+            live = enqueue(connection, "record_run", path=str(marker))
+            # Held by another worker for 60 s more, by the database's clock.
+            held = {"status": "running", "attempts": 1}
+            until = func.now() + timedelta(seconds=60)
+            connection.execute(
+                update(jobs).where(jobs.c.id == live).values(**held, locked_until=until)
+            )
+            slow = enqueue(connection, "record_run", path=str(marker), seconds=3)
+        skewed = WorkerProcess(
+            postgres_database_url,
+            tmp_path / "skewed.log",
+            60,
+            LD_PRELOAD=str(libfaketime[0]),  # not the faketime command: it swallows SIGTERM
+            FAKETIME=skew,
+            # The monotonic clock stays true: libfaketime's breaks Python's timed waits.
+            FAKETIME_DONT_FAKE_MONOTONIC="1",
+        )
+        worker_processes.append(skewed)
+        wait_for(lambda: runs(marker) == 1, "the skewed worker to start a job")
+        assert (status(engine, live), row(engine, live)["attempts"]) == ("running", 1)
+        assert status(engine, slow) == "running"
+        with engine.connect() as connection:
+            ahead = connection.scalar(
+                select(jobs.c.locked_until - func.now()).where(jobs.c.id == slow)
+            )
+        assert isinstance(ahead, timedelta)
+        assert timedelta(seconds=50) < ahead <= timedelta(seconds=60)  # its lease: 60 s
+        # A worker with a true clock finds nothing to take over.
+        assert not Worker(engine, heartbeat=tmp_path / "alive").run_one()
+        wait_for(lambda: status(engine, slow) == "done", "the skewed worker to finish")
+        assert skewed.stop() == 0
+    finally:
+        engine.dispose()
+    assert runs_by(marker) == [skewed.process.pid]
+
+
 def test_purge_jobs_deletes_old_finished_jobs_only(database_url: str, engine: Engine) -> None:
     long_ago = datetime.now(UTC) - timedelta(days=30)
     yesterday = datetime.now(UTC) - timedelta(days=1)
@@ -262,8 +404,7 @@ def test_the_grace_fits_the_platforms_and_the_docs_say_so() -> None:
 def test_the_kubernetes_manifest_allows_the_grace_and_probes_the_heartbeat(
     tmp_path: Path,
 ) -> None:
-    import json  # here: the test exists only in projects with Kubernetes manifests
-    import os
+    import os  # here: the test exists only in projects with Kubernetes manifests
     import re
 
     from {{ cookiecutter.project_slug }}.worker import HEARTBEAT_FILE

@@ -16,10 +16,14 @@ caller, instead of failing later in the worker).
 Any number of workers can run: on PostgreSQL each claims a job with `FOR UPDATE SKIP
 LOCKED`, on SQLite (one machine) the claiming UPDATE is one atomic statement. A claim is a
 lease (LEASE) that the worker renews while the job runs, so a long job is never claimed
-by another worker; if the worker dies, the lease runs out and another worker runs the job
-again: jobs must be safe to run twice. Each claim counts an attempt, and the attempt
-number fences the lease: a worker whose lease was taken over can neither renew nor
-finish the job.
+by another worker; if the worker dies (or stalls past its lease), the lease runs out and
+another worker runs the job again: jobs must be safe to run twice. Each claim counts an
+attempt, and the attempt number fences the lease: a worker whose lease was taken over can
+neither renew, hand back nor finish the job, and logs its result as discarded. So a job
+may run twice, but its result is recorded once, by the worker holding the lease.
+Lease deadlines are read and written on the database's clock (PostgreSQL's `now()`), so
+a worker whose own clock is off neither takes over a live lease nor loses its own;
+SQLite runs on one machine, whose clock is the database's.
 
 A job that raises is retried with exponential backoff (`backoff`), up to MAX_ATTEMPTS,
 then marked `failed` with the error (each failure is logged with its traceback). A job
@@ -46,11 +50,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from math import inf
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -100,6 +105,15 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def clock(connection: Connection) -> ColumnElement[datetime] | datetime:
+    """Now, for the times the queue stores, on the clock all workers share: PostgreSQL's
+    (`now()`, the start of the transaction), not the worker's own, which may be off.
+    SQLite serves the processes of one machine: its clock is theirs."""
+    if connection.dialect.name == "postgresql":
+        return func.now()
+    return now()
+
+
 def check(name: str, payload: dict[str, Any]) -> str:
     """The payload as JSON, or ValueError saying why `name(**payload)` cannot run."""
     function = JOBS.get(name)
@@ -119,7 +133,7 @@ def enqueue(connection: Connection, name: str, /, **payload: Any) -> int:
     """Queue job `name` with `payload` in the caller's transaction; returns the job ID."""
     row = {"name": name, "payload": check(name, payload), "status": "queued"}
     result = connection.execute(
-        insert(jobs).values(**row, attempts=0, created_at=now()).returning(jobs.c.id)
+        insert(jobs).values(**row, attempts=0, created_at=clock(connection)).returning(jobs.c.id)
     )
     job_id: int = result.scalar_one()
     return job_id
@@ -145,7 +159,7 @@ class Claimed:
 def claim(connection: Connection, lease: timedelta = LEASE) -> Claimed | None:
     """Take the oldest job that is due (queued and past any retry delay, or running with
     a lease that ran out), or None."""
-    started = now()
+    started = clock(connection)
     claimable = or_(
         and_(
             jobs.c.status == "queued",
@@ -176,15 +190,17 @@ def _ours(claimed: Claimed) -> Any:
 def renew(connection: Connection, claimed: Claimed, lease: timedelta = LEASE) -> bool:
     """Extend the lease; False when it was lost (taken over after running out)."""
     result = connection.execute(
-        update(jobs).where(_ours(claimed)).values(locked_until=now() + lease)
+        update(jobs).where(_ours(claimed)).values(locked_until=clock(connection) + lease)
     )
     return result.rowcount == 1
 
 
-def hand_back(connection: Connection, claimed: Claimed) -> None:
-    """Queue the job again at once, the interrupted run not counted as an attempt."""
+def hand_back(connection: Connection, claimed: Claimed) -> bool:
+    """Queue the job again at once, the interrupted run not counted as an attempt.
+    False when the lease was lost: the job is another worker's, and stays so."""
     values = {"status": "queued", "locked_until": None, "attempts": claimed.attempt - 1}
-    connection.execute(update(jobs).where(_ours(claimed)).values(**values))
+    result = connection.execute(update(jobs).where(_ours(claimed)).values(**values))
+    return result.rowcount == 1
 
 
 def perform(claimed: Claimed) -> None:
@@ -197,19 +213,30 @@ def perform(claimed: Claimed) -> None:
     JOBS[claimed.name](**payload)
 
 
-def finish(connection: Connection, claimed: Claimed, error: BaseException | None) -> str:
-    """Record the outcome: done, queued again after a backoff, or failed. Returns it."""
-    values: dict[str, Any] = {
-        "error": None if error is None else f"{type(error).__name__}: {error}"
-    }
+def outcome(claimed: Claimed, error: BaseException | None) -> str:
+    """What a run that raised `error` (None: it returned) makes of the job: done, queued
+    again after a backoff, or failed."""
     if error is None:
-        values.update(status="done", finished_at=now(), locked_until=None)
-    elif isinstance(error, PayloadError) or claimed.attempt >= MAX_ATTEMPTS:
-        values.update(status="failed", finished_at=now(), locked_until=None)
+        return "done"
+    if isinstance(error, PayloadError) or claimed.attempt >= MAX_ATTEMPTS:
+        return "failed"
+    return "queued"
+
+
+def finish(connection: Connection, claimed: Claimed, error: BaseException | None) -> bool:
+    """Record the run's outcome. False when the lease was lost: another worker took the
+    job over and records its own outcome, so this one is discarded."""
+    status, at = outcome(claimed, error), clock(connection)
+    values: dict[str, Any] = {
+        "status": status,
+        "error": None if error is None else f"{type(error).__name__}: {error}",
+    }
+    if status == "queued":
+        values.update(locked_until=at + backoff(claimed.attempt))
     else:
-        values.update(status="queued", locked_until=now() + backoff(claimed.attempt))
-    connection.execute(update(jobs).where(_ours(claimed)).values(**values))
-    return str(values["status"])
+        values.update(finished_at=at, locked_until=None)
+    result = connection.execute(update(jobs).where(_ours(claimed)).values(**values))
+    return result.rowcount == 1
 
 
 class Worker:
@@ -261,24 +288,34 @@ class Worker:
         if claimed is None:
             return False
         if claimed.attempt > MAX_ATTEMPTS:  # its worker died (or hung) on every attempt
-            gave_up = RuntimeError(f"lease ran out {MAX_ATTEMPTS} times")
-            with self.engine.begin() as connection:
-                finish(connection, claimed, gave_up)
-            log.error("job failed", extra={"job_id": claimed.id, "job": claimed.name})
+            self._record(claimed, RuntimeError(f"lease ran out {MAX_ATTEMPTS} times"))
             return True
         log.info("job started", extra=self._about(claimed))
         finished, error = self._supervise(claimed)
-        if not finished:
-            with self.engine.begin() as connection:
-                hand_back(connection, claimed)
-            log.warning(
-                "job handed back: it outlasted the shutdown grace", extra=self._about(claimed)
-            )
+        if finished:
+            self._record(claimed, error)
         else:
-            with self.engine.begin() as connection:
-                status = finish(connection, claimed, error)
-            log.info("job finished", extra={**self._about(claimed), "status": status})
+            self._hand_back(claimed)
         return True
+
+    def _record(self, claimed: Claimed, error: BaseException | None) -> None:
+        with self.engine.begin() as connection:
+            recorded = finish(connection, claimed, error)
+        about = {**self._about(claimed), "result": outcome(claimed, error)}
+        if recorded:
+            level = logging.ERROR if about["result"] == "failed" else logging.INFO
+            log.log(level, "job finished", extra={**about, "status": about["result"]})
+        else:  # it ran past its lease and another worker took it over
+            log.error("job result discarded: lease lost, another worker runs the job", extra=about)
+
+    def _hand_back(self, claimed: Claimed) -> None:
+        with self.engine.begin() as connection:
+            handed_back = hand_back(connection, claimed)
+        if handed_back:
+            message = "job handed back: it outlasted the shutdown grace"
+        else:
+            message = "job not handed back: lease lost, another worker runs the job"
+        log.warning(message, extra=self._about(claimed))
 
     def _supervise(self, claimed: Claimed) -> tuple[bool, BaseException | None]:
         """Run the job in a thread while this one renews the lease, beats, and watches
@@ -308,30 +345,32 @@ class Worker:
             if runner.is_alive() and deadline is not None and time.monotonic() >= deadline:
                 return False, None
             if runner.is_alive() and time.monotonic() >= next_renewal:
-                self._renew(claimed)
-                next_renewal = time.monotonic() + renew_every
+                # Once lost, a lease stays lost: no more renewals, nor their log lines.
+                next_renewal = time.monotonic() + renew_every if self._renew(claimed) else inf
         return True, outcome[0] if outcome else RuntimeError("the job thread ended abnormally")
 
-    def _renew(self, claimed: Claimed) -> None:
+    def _renew(self, claimed: Claimed) -> bool:
+        """Renew the lease; False once it is lost (a database error is retried)."""
         try:
             with self.engine.begin() as connection:
-                if not renew(connection, claimed, self.lease):
-                    log.error(
-                        "job lease lost: another worker may run it", extra=self._about(claimed)
-                    )
+                renewed = renew(connection, claimed, self.lease)
         except SQLAlchemyError as error:  # the lease may run out: it will be retried
             log.error("job lease not renewed: %s", type(error).__name__, extra=self._about(claimed))
+            return True
+        if not renewed:
+            log.error("job lease lost: another worker may run it", extra=self._about(claimed))
+        return renewed
 
     @staticmethod
     def _about(claimed: Claimed) -> dict[str, Any]:
         return {"job_id": claimed.id, "job": claimed.name, "attempt": claimed.attempt}
 
 
-def main() -> None:
+def main(lease: timedelta = LEASE) -> None:
     settings = load_settings()  # exits with a clear message on bad configuration
     logs.configure(settings.log_level)
     engine = create_sync_engine(settings.database_url)
-    worker = Worker(engine)
+    worker = Worker(engine, lease=lease)
     signal.signal(signal.SIGTERM, worker.stop)
     signal.signal(signal.SIGINT, worker.stop)
     try:
