@@ -33,10 +33,7 @@ from {{ cookiecutter.project_slug }}.worker import (
 
 from helpers import ROOT, TESTS, process_env
 from servers import unavailable
-
-# isort: split
-# The tests' jobs, in a module of their own: the worker processes below run them too.
-from worker_jobs import runs_by
+from worker_jobs import runs_by  # the tests' jobs: the worker processes below run them too
 
 WAIT_SECONDS = 60.0  # a bound for a loaded CI machine, not a performance expectation
 
