@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
-import httpx
+import httpx2
 from fastapi.testclient import TestClient
 
 from {{ cookiecutter.project_slug }} import assets
@@ -97,12 +97,12 @@ class Browser:
         json: object = None,
         content: bytes | None = None,
         headers: dict[str, str] | None = None,
-    ) -> httpx.Response:
+    ) -> httpx2.Response:
         self.client.cookies.clear()
         headers = dict(headers or {})
         if self.cookie:
             headers["cookie"] = f"{self.name}={self.cookie}"
-        response: httpx.Response = self.client.request(
+        response: httpx2.Response = self.client.request(
             method, path, json=json, content=content, headers=headers
         )
         for header in response.headers.get_list("set-cookie"):

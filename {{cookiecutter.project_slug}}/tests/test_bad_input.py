@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import httpx
+import httpx2
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
@@ -162,9 +162,9 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
             assert process.poll() is None, "the web process exited"
             assert time.monotonic() < deadline, "the web process did not start"
             try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                httpx2.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
                 break
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 time.sleep(0.05)
         yield port
     finally:
@@ -370,7 +370,7 @@ def test_no_host_header_moves_a_slash_redirect(
         assert response.status_code == 307
         location = response.headers["location"]
         assert location.startswith("/test/files/")
-        assert httpx.URL(location).path == path.removesuffix("/")
+        assert httpx2.URL(location).path == path.removesuffix("/")
     else:
         assert response.status_code == 200
     if "location" in response.headers:

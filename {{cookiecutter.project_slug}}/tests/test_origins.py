@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
@@ -250,8 +250,8 @@ def chromium() -> Iterator[WebDriver]:
 
 def responds(url: str) -> bool:
     try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.TransportError:
+        return httpx2.get(url, timeout=1).status_code == 200
+    except httpx2.TransportError:
         return False
 
 

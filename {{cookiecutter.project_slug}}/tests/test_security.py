@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -154,9 +154,9 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., str]]:
         while time.monotonic() < deadline:
             assert process.poll() is None, "the web process exited"
             try:
-                httpx.get(f"{url}/healthz", timeout=1)
+                httpx2.get(f"{url}/healthz", timeout=1)
                 return url
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 time.sleep(0.05)
         raise AssertionError(f"web not ready within {BOOT_LIMIT}s")
 
@@ -168,7 +168,7 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., str]]:
 
 def scheme_seen(url: str) -> str:
     """The scheme of the URL the app sees (and would generate links with)."""
-    response = httpx.get(f"{url}/test/url", headers={"x-forwarded-proto": "https"})
+    response = httpx2.get(f"{url}/test/url", headers={"x-forwarded-proto": "https"})
     assert response.status_code == 200
     return str(response.json()["url"]).split(":")[0]
 
@@ -186,9 +186,9 @@ def seen(url: str, *, local_address: str = "127.0.0.1", **headers: str) -> dict[
     """The client address and scheme the app believes, for a request from `local_address`
     (any address of 127.0.0.0/8 reaches the server, and each is a different peer) with
     `headers` (x_forwarded_for: X-Forwarded-For)."""
-    transport = httpx.HTTPTransport(local_address=local_address)
+    transport = httpx2.HTTPTransport(local_address=local_address)
     sent = {name.replace("_", "-"): value for name, value in headers.items()}
-    with httpx.Client(transport=transport) as browser:
+    with httpx2.Client(transport=transport) as browser:
         response = browser.get(f"{url}/test/client", headers=sent)
     assert response.status_code == 200
     return dict(response.json())

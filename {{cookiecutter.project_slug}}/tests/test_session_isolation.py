@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
+import httpx2
 
 from helpers import ROOT, process_command, process_env
 from servers import free_port, wait_until
@@ -93,8 +93,8 @@ def web_with_notes(store_url: str, tmp_path: Path) -> Iterator[str]:
 
     def up() -> bool:
         try:
-            return httpx.get(f"{base}/api/isolation-notes").status_code == 200
-        except httpx.TransportError:
+            return httpx2.get(f"{base}/api/isolation-notes").status_code == 200
+        except httpx2.TransportError:
             return False
 
     try:
@@ -109,13 +109,13 @@ class Client:
     """One client on a connection of its own, sending exactly the cookie it holds."""
 
     def __init__(self, base: str) -> None:
-        self.http = httpx.AsyncClient(base_url=base, timeout=20)
+        self.http = httpx2.AsyncClient(base_url=base, timeout=20)
         self.cookie: str | None = None
         self.statuses: list[tuple[str, int]] = []
 
     async def send(
         self, method: str, path: str, *, json: object = None, content: bytes | None = None
-    ) -> httpx.Response:
+    ) -> httpx2.Response:
         self.http.cookies.clear()
         headers = {"content-type": "application/json"}
         if self.cookie is not None:

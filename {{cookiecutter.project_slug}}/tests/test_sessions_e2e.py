@@ -14,14 +14,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
+import httpx2
 
 from helpers import ROOT, WITH_TEST_ROUTES, process_command, process_env
 from servers import free_port, wait_until
 
 
 @contextmanager
-def web_process(store_url: str, tmp_path: Path, concurrency: int) -> Iterator[httpx.Client]:
+def web_process(store_url: str, tmp_path: Path, concurrency: int) -> Iterator[httpx2.Client]:
     """`bin/python -m <package>.web` as the Procfile runs it; SIGKILLed at the end."""
     port = free_port()
     env = process_env(
@@ -36,12 +36,12 @@ def web_process(store_url: str, tmp_path: Path, concurrency: int) -> Iterator[ht
     process: subprocess.Popen[bytes] = subprocess.Popen(
         process_command("web"), cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL
     )
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
+    client = httpx2.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
 
     def up() -> bool:
         try:
             return client.get("/healthz").status_code == 200
-        except httpx.TransportError:
+        except httpx2.TransportError:
             return False
 
     try:
@@ -54,7 +54,7 @@ def web_process(store_url: str, tmp_path: Path, concurrency: int) -> Iterator[ht
 
 
 def call(
-    client: httpx.Client, cookie: dict[str, str], method: str, path: str, body: object = None
+    client: httpx2.Client, cookie: dict[str, str], method: str, path: str, body: object = None
 ) -> object:
     """One request carrying the user's session cookie; keeps the cookie the server sets."""
     client.cookies.clear()

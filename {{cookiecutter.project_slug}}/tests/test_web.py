@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 import uvicorn
 from uvicorn_worker import UvicornWorker
@@ -75,9 +75,9 @@ class Web:
         while time.monotonic() < deadline:
             assert self.process.poll() is None, f"web exited: {self.output()}"
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                if httpx2.get(f"{self.url}/healthz", timeout=1).status_code == 200:
                     return
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 time.sleep(0.05)
         raise AssertionError(f"web not ready within {BOOT_LIMIT}s: {self.output()}")
 
@@ -110,20 +110,20 @@ def web(tmp_path: Path) -> Iterator[Web]:
 
 
 def test_serves_healthz_on_ipv4_and_ipv6(web: Web) -> None:
-    response = httpx.get(f"{web.url}/healthz")
+    response = httpx2.get(f"{web.url}/healthz")
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
     if socket.has_ipv6 and connects(web.port, "::1"):
-        ipv6 = httpx.get(f"http://[::1]:{web.port}/healthz")
+        ipv6 = httpx2.get(f"http://[::1]:{web.port}/healthz")
         assert ipv6.status_code == 200
 
 
 def test_sigterm_drains_the_in_flight_request_and_exits_0(web: Web, tmp_path: Path) -> None:
     started = tmp_path / "started"
-    result: dict[str, httpx.Response] = {}
+    result: dict[str, httpx2.Response] = {}
 
     def slow_request() -> None:
         params = {"started": str(started), "seconds": "3"}
-        result["slow"] = httpx.get(f"{web.url}/test/slow", params=params, timeout=30)
+        result["slow"] = httpx2.get(f"{web.url}/test/slow", params=params, timeout=30)
 
     client = threading.Thread(target=slow_request)
     client.start()
@@ -171,7 +171,7 @@ def test_sigterm_keeps_idle_keep_alive_connections_for_the_drain(web: Web) -> No
     before SIGTERM, not yet read by a busy worker) is answered: web.py's DrainingServer
     waits IDLE_DRAIN_SECONDS after closing the listener. Plain uvicorn closes the
     connection at once, and the request is lost."""
-    with httpx.Client(base_url=web.url, timeout=10) as client:
+    with httpx2.Client(base_url=web.url, timeout=10) as client:
         assert client.get("/healthz").status_code == 200  # the connection, now idle
         web.process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + EXIT_LIMIT

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from http.client import HTTPException, HTTPResponse
 from pathlib import Path
 
-import httpx
+import httpx2
 
 from helpers import ROOT, process_command, process_env
 from servers import free_port
@@ -56,21 +56,21 @@ def start_web(tmp_path: Path, redis_url: str) -> tuple[subprocess.Popen[bytes], 
     while time.monotonic() < deadline:
         assert process.poll() is None, (tmp_path / "web.log").read_text()
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+            if httpx2.get(f"{url}/healthz", timeout=1).status_code == 200:
                 return process, url
-        except httpx.TransportError:
+        except httpx2.TransportError:
             time.sleep(0.05)
     process.kill()
     raise AssertionError(f"web not ready within {BOOT_LIMIT}s")
 
 
 def visit_until_refused(url: str, tally: Tally, done: threading.Event) -> None:
-    with httpx.Client(base_url=url, timeout=30) as client:  # one keep-alive connection
+    with httpx2.Client(base_url=url, timeout=30) as client:  # one keep-alive connection
         while not done.is_set():
             sent = time.monotonic()
             try:
                 outcome: int | str = client.post("/api/visits").status_code
-            except httpx.TransportError as error:
+            except httpx2.TransportError as error:
                 outcome = type(error).__name__
             tally.results.append((sent, outcome))
             if outcome != 200:
