@@ -12,6 +12,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -172,3 +173,15 @@ def procfile(project: Path) -> dict[str, list[str]]:
     lines = (project / "Procfile").read_text(encoding="utf-8").splitlines()
     pairs = (line.split(":", 1) for line in lines if line.strip() and not line.startswith("#"))
     return {name.strip(): shlex.split(command) for name, command in pairs}
+
+
+def interrupt(group: subprocess.Popen[Any]) -> None:
+    """Ctrl-C to a process group started with start_new_session (bin/dev and what it
+    runs), as a terminal would; killed if it has not stopped within 30 s."""
+    if group.poll() is None:
+        os.killpg(group.pid, signal.SIGINT)
+    try:
+        group.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(group.pid, signal.SIGKILL)
+        group.wait()

@@ -9,9 +9,7 @@ and keep its sessions in the environment's store, and no process may touch .env'
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -21,7 +19,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers import PROJECT_ENV, render_cookiecutter, run, sync
+from helpers import PROJECT_ENV, interrupt, render_cookiecutter, run, sync
 
 pytestmark = pytest.mark.xdist_group("dev")
 
@@ -113,12 +111,7 @@ def test_the_real_environment_beats_dotenv_in_every_process(project: Path, tmp_p
         time.sleep(2)  # a poll of the job table or two (one a second)
         assert refuses(dotenv_port), "a process listens on .env's PORT"
     finally:
-        os.killpg(dev.pid, signal.SIGINT)  # Ctrl-C, as the README says
-        try:
-            dev.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(dev.pid, signal.SIGKILL)
-            dev.wait()
+        interrupt(dev)  # Ctrl-C, as the README says
     output = log.read_text(encoding="utf-8", errors="replace")
     assert {"alembic_version", "jobs"} <= tables(database), output  # release and worker's
     with sqlite3.connect(sessions) as connection:

@@ -17,7 +17,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -26,7 +25,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers import TEMPLATE, snapshot_template
+from helpers import TEMPLATE, interrupt, snapshot_template
 
 pytestmark = pytest.mark.xdist_group("new_machine")
 
@@ -123,13 +122,7 @@ def serve_until_healthz(command: str, project: Path, env: dict[str, str]) -> Non
             except urllib.error.URLError:
                 time.sleep(0.2)
     finally:
-        if dev.poll() is None:
-            os.killpg(dev.pid, signal.SIGINT)  # Ctrl-C, as the README says
-            try:
-                dev.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(dev.pid, signal.SIGKILL)
-                dev.wait()
+        interrupt(dev)  # Ctrl-C, as the README says
 
 
 def test_command_one_on_the_os_python_serves_and_every_readme_command_runs(
