@@ -16,6 +16,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, settings
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
@@ -31,6 +32,14 @@ from servers import (
     redis_server,
     started,
 )
+
+# Every property test: real servers and processes are slow at times (no deadline, no
+# health check about speed or function-scoped fixtures), and nothing is written to the
+# project folder (no example database). Each test sets only its max_examples.
+settings.register_profile(
+    "service", deadline=None, database=None, suppress_health_check=list(HealthCheck)
+)
+settings.load_profile("service")
 
 
 @pytest.fixture(scope="session", autouse=True)

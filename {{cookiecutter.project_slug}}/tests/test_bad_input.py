@@ -25,7 +25,7 @@ import httpx2
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -37,7 +37,7 @@ from servers import free_port
 
 LIMIT = 64 * 1024  # MAX_REQUEST_BODY_BYTES in these tests
 JSON_BODY = {"content-type": "application/json"}
-BOUNDED = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+BOUNDED = settings(max_examples=40)
 
 
 class Signup(BaseModel):

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Iterator, Sequence
 from dataclasses import dataclass
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from {{ cookiecutter.project_slug }}.sessions import StoreUnavailable, create_store
@@ -124,11 +124,7 @@ def check(url: str, call: Call, old: str | None, outcome: object, after: str | N
         assert after == old, (call, after)
 
 
-@settings(
-    max_examples=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(max_examples=40)
 @given(calls=BATCHES)
 @pytest.mark.parametrize("session_store_url", ["sqlite", "postgresql"], indirect=True)
 def test_a_refused_record_fails_only_its_own_call(

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import schemathesis
 from fastapi import FastAPI
-from hypothesis import HealthCheck, settings
+from hypothesis import settings
 from schemathesis import Case, CheckContext, Response
 
 from {{ cookiecutter.project_slug }}.app import create_app
@@ -49,10 +49,6 @@ def app(redis_url: str) -> FastAPI:
 
 
 @schema.parametrize()
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,  # a loaded CI machine is slow at times; correctness is what counts here
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
+@settings(max_examples=EXAMPLES)
 def test_every_endpoint_holds_under_fuzzing(app: FastAPI, case: Case[Any]) -> None:
     case.call_and_validate(app=app)

@@ -19,7 +19,7 @@ from typing import Any
 import httpx2
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -119,7 +119,7 @@ def allowed(method: str, site: str | None, origin: str | None) -> bool:
 
 @SQLITE
 def test_any_combination_of_headers_is_allowed_exactly_by_the_rule(browser: TestClient) -> None:
-    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=60)
     @given(METHODS, SITES | ANY_TEXT, ORIGINS | ANY_TEXT)
     def check(method: str, site: str | None, origin: str | None) -> None:
         before = browser.get("/test/session").json()

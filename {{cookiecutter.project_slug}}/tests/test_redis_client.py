@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from {{ cookiecutter.project_slug }}.sessions import redis_client, stores
@@ -168,12 +168,7 @@ async def scenario(url: str, people: list[Caller], fault: Fault | None) -> None:
         await admin.aclose()
 
 
-@settings(
-    max_examples=40,
-    deadline=None,
-    database=None,  # nothing written to the project folder
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(max_examples=40)
 @given(people=st.lists(callers, min_size=2, max_size=25), fault=faults)
 def test_every_caller_gets_its_own_reply_or_its_own_error(
     locked_redis: LocalServer, people: list[Caller], fault: Fault | None

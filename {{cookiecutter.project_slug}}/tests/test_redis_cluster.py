@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import pytest
 import redis
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from redis.cluster import RedisCluster
 
@@ -240,12 +240,7 @@ async def bursts_across_reinitialisations(url: str, bursts: list[Burst]) -> None
         await store.aclose()
 
 
-@settings(
-    max_examples=15,
-    deadline=None,
-    database=None,  # nothing written to the project folder
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(max_examples=15)
 @given(
     bursts=st.lists(
         st.builds(

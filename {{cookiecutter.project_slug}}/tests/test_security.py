@@ -17,7 +17,7 @@ import httpx2
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 from starlette.types import Message, Receive, Scope, Send
@@ -261,7 +261,7 @@ CLIENT_TEXT = st.text(st.characters(min_codepoint=32, max_codepoint=255), max_si
 PROXIES = ["203.0.113.1", "198.51.100.2", "2001:db8::3"]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60)
 @given(
     forged=st.lists(CLIENT_TEXT, max_size=3),
     hops=st.integers(min_value=1, max_value=3),

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from {{ cookiecutter.project_slug }}.app import create_app
@@ -265,7 +265,7 @@ def test_the_size_limit_holds_at_every_size_near_it(session_store_url: str) -> N
         session_id = issued_id(browser)
 
         @given(size=st.integers(min_value=limit - 200, max_value=limit + 50))
-        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+        @settings(max_examples=40)
         def write(size: int) -> None:
             before = stored(session_store_url, session_id)
             assert before is not None
