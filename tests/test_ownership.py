@@ -302,8 +302,8 @@ def template_release(repo: Path) -> None:
     (package / "release_info.py").write_text(RELEASE_MODULE)
     edit(
         package / "app.py",
-        "from . import assets, routes,",
-        "from . import assets, release_info, routes,",
+        "from . import assets, bad_requests, routes,",
+        "from . import assets, bad_requests, release_info, routes,",
     )
     edit(
         package / "app.py",
