@@ -6,7 +6,8 @@ With a terminal it is IPython when installed, else the standard console. Without
 `echo 'print(6*7)' | bin/admin console` prints 42.
 
 Ready in the namespace: `settings` (secrets print masked), `engine` (SQLAlchemy, for
-DATABASE_URL), `db` (the db module: `db.sessions`, `db.jobs`, `db.metadata`), `Session`
+DATABASE_URL; `db.sessions` is in SESSION_STORE_URL's database when the session store is
+another one), `db` (the db module: `db.sessions`, `db.jobs`, `db.metadata`), `Session`
 (an ORM session factory: `with Session() as s: ...`), SQLAlchemy's `select`, `insert`,
 `update`, `delete`, `text`, the session `store` of SESSION_STORE_URL (async) and `run` to
 await on one event loop: `run(store.load(key, ttl=60))`.

@@ -2,9 +2,16 @@
 """Apply pending database migrations (idempotent; safe when two releases race).
 
 Runs as the Procfile's `release:` line, so on every deploy and config change: when the
-schema is already at the newest revision it does one query and exits 0. Migrates the
-database of DATABASE_URL, and that of SESSION_STORE_URL when the session store is a
-different SQL database.
+schema is already at the newest revision it does one query and exits 0. Each table goes
+only to the database it belongs to, one transaction per database:
+
+- DATABASE_URL's database gets the template's tables (`jobs`) and the service's own
+  (tables.py, migrations/service/), and the `sessions` table too when SESSION_STORE_URL
+  names that same database;
+- the database of SESSION_STORE_URL, when it is another SQL database, gets only the
+  `sessions` table. A store database that release 0.1.0 migrated also holds empty copies
+  of the other tables: they stay (the guide says how to drop them) and get no new
+  migrations.
 """
 
 from __future__ import annotations
@@ -15,8 +22,7 @@ from typing import Annotated
 import typer
 
 from {{ cookiecutter.project_slug }}.config import load_settings
-from {{ cookiecutter.project_slug }}.db import is_sql_url
-from {{ cookiecutter.project_slug }}.migrator import MigrationError, upgrade
+from {{ cookiecutter.project_slug }}.migrator import MigrationError, databases, upgrade
 
 log = logging.getLogger("admin.migrate")
 
@@ -27,9 +33,16 @@ LockWait = Annotated[
 
 
 def main(lock_wait: LockWait = 300.0) -> None:
-    for name, url in database_urls():
+    settings = load_settings()
+    for database in databases(settings.database_url, settings.session_store_url):
+        name = database.name
         try:
-            outcome = upgrade(url, lock_wait=lock_wait)
+            outcome = upgrade(
+                database.url,
+                service_tables=database.service_tables,
+                session_store=database.session_store,
+                lock_wait=lock_wait,
+            )
         except MigrationError as error:
             log.error("%s: %s", name, error)
             raise typer.Exit(1) from None
@@ -38,13 +51,3 @@ def main(lock_wait: LockWait = 300.0) -> None:
             log.info("%s migrated from %s to %s", name, before, after)
         else:
             log.info("%s already at revision %s: nothing to do", name, after)
-
-
-def database_urls() -> list[tuple[str, str]]:
-    """The SQL databases the service uses, each once."""
-    settings = load_settings()
-    urls = [("DATABASE_URL", settings.database_url)]
-    store = settings.session_store_url
-    if is_sql_url(store) and store != urls[0][1]:
-        urls.append(("SESSION_STORE_URL", store))
-    return urls

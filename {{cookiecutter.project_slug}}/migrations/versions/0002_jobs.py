@@ -1,8 +1,13 @@
 # Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Jobs table: the background job queue (used when the project has a worker).
 
+The base of the `app` branch, the template's tables of DATABASE_URL's database. Release
+0.1.0 had this revision follow 0001 (the sessions table); it now starts a branch of its
+own, so a separate session store's database never gets it. A database 0.1.0 migrated
+records "0002" and has the table: nothing to do here.
+
 Revision ID: 0002
-Revises: 0001
+Revises:
 """
 
 from collections.abc import Sequence
@@ -11,8 +16,8 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0002"
-down_revision: str | None = "0001"
-branch_labels: str | Sequence[str] | None = None
+down_revision: str | None = None
+branch_labels: str | Sequence[str] | None = ("app",)
 depends_on: str | Sequence[str] | None = None
 
 

@@ -1,9 +1,9 @@
 # Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Schema migrations: alembic, configured from code, safe when two releases race.
 
-`bin/admin migrate` (the Procfile's `release:` line) calls `upgrade()`. Heroku reruns the
-release phase on every config change, and several releases (or Kubernetes Jobs) can start
-at once, so an upgrade:
+`bin/admin migrate` (the Procfile's `release:` line) calls `upgrade()` for each database of
+`databases()`. Heroku reruns the release phase on every config change, and several releases
+(or Kubernetes Jobs) can start at once, so an upgrade:
 
 - takes a lock first, with a bounded wait: on PostgreSQL a session advisory lock (held by
   the database, so it works across machines and is released if the process dies); on
@@ -17,10 +17,17 @@ at once, so an upgrade:
 
 The migration scripts live in the project's migrations/ folder, next to src/: the project
 runs from its checkout (bin/python, editable install), like every process type. They form
-two branches that `upgrade` applies together: the template's tables (db.py) in
-migrations/versions/, numbered 0001, 0002, ..., and the service's own (tables.py) in
-migrations/service/, labelled `service` and numbered service_0001, ...: a template release
-and the service can each add a migration without the two ever claiming the same number.
+three branches, so each table goes only to the database it belongs to:
+
+- `sessions` (migrations/versions/): the session store's table, for the database of
+  SESSION_STORE_URL when that is a SQL database;
+- `app` (migrations/versions/): the template's other tables (db.py), for DATABASE_URL's;
+- `service` (migrations/service/): the service's own tables (tables.py), for DATABASE_URL's.
+
+The template's scripts are numbered 0001, 0002, ... across its two branches, the service's
+service_0001, ...: a template release and the service can each add a migration without the
+two ever claiming the same number. When the session store is DATABASE_URL's database, that
+database gets all three branches, in one transaction.
 """
 
 from __future__ import annotations
@@ -45,10 +52,14 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from .db import sync_url
+from .db import is_sql_url, sync_url
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+SESSIONS_BRANCH = "sessions"  # label of the session store's migrations
 SERVICE_BRANCH = "service"  # label and folder of the service's own migrations
+# The tables the template's branches create: the service's migrations never touch them
+# (autogenerate leaves them out; the sessions table is not in every database).
+TEMPLATE_TABLES = frozenset({"sessions", "jobs"})
 # Key of the PostgreSQL advisory lock (any constant bigint; advisory locks are per database).
 LOCK_KEY = 7_346_823_119_452_001
 DDL_LOCK_TIMEOUT = "5s"  # how long one DDL statement may wait for a table lock
@@ -68,6 +79,29 @@ logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 class MigrationError(Exception):
     """A migration could not run; the message says why (never a URL or password)."""
+
+
+@dataclass(frozen=True)
+class Database:
+    """A database `bin/admin migrate` upgrades, and which branches it holds."""
+
+    name: str  # the variable that names it, for the log
+    url: str
+    service_tables: bool  # the `app` and `service` branches: DATABASE_URL's database
+    session_store: bool  # the `sessions` branch: the session store's database
+
+
+def databases(database_url: str, session_store_url: str) -> list[Database]:
+    """The SQL databases of a configuration, each once: DATABASE_URL's, with the session
+    store's table too when SESSION_STORE_URL names that same database, and the session
+    store's own when it is another SQL database (Redis and Memcached need no migrations)."""
+    store_in_sql = is_sql_url(session_store_url)
+    shared = store_in_sql and sync_url(session_store_url) == sync_url(database_url)
+    found = [Database("DATABASE_URL", database_url, service_tables=True, session_store=shared)]
+    if store_in_sql and not shared:
+        store = "SESSION_STORE_URL", session_store_url
+        found.append(Database(*store, service_tables=False, session_store=True))
+    return found
 
 
 @dataclass(frozen=True)
@@ -99,8 +133,19 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-def head_revisions() -> tuple[str, ...]:
-    return tuple(sorted(ScriptDirectory.from_config(alembic_config()).get_heads()))
+def head_revisions(*, service_tables: bool = True, session_store: bool = True) -> tuple[str, ...]:
+    """The newest revisions of the branches a database holds (by default all of them).
+
+    A head outside the `sessions` branch belongs to DATABASE_URL's database, whatever its
+    label: the template's `app` branch, the service's, or one a team started by hand."""
+    scripts = ScriptDirectory.from_config(alembic_config())
+    heads = []
+    for head in scripts.get_heads():
+        revision = scripts.get_revision(head)
+        in_sessions = revision is not None and SESSIONS_BRANCH in revision.branch_labels
+        if session_store if in_sessions else service_tables:
+            heads.append(head)
+    return tuple(sorted(heads))
 
 
 def current_revisions(connection: Connection) -> tuple[str, ...]:
@@ -159,9 +204,21 @@ def migration_lock(connection: Connection, wait: float) -> Iterator[None]:
         yield  # SQLite: the BEGIN IMMEDIATE of the migration transaction is the lock
 
 
-def upgrade(url: str, *, lock_wait: float = 300.0) -> Outcome:
-    """Bring the database at `url` to the newest revision; a no-op when it is there."""
-    heads = head_revisions()
+def upgrade(
+    url: str,
+    *,
+    service_tables: bool = True,
+    session_store: bool = True,
+    lock_wait: float = 300.0,
+) -> Outcome:
+    """Bring the database at `url` to the newest revision of the branches it holds; a no-op
+    when it is there. By default every branch: DATABASE_URL's database with the session
+    store on it (`databases()` says what each database of a configuration holds).
+
+    A branch the database does not hold is left as it is: a session store's database that
+    release 0.1.0 migrated keeps its (empty) `jobs` table and service tables and their
+    revisions in alembic's version table, and gets no new ones."""
+    heads = head_revisions(service_tables=service_tables, session_store=session_store)
     engine = migration_engine(url, lock_wait)
     try:
         with (
@@ -172,8 +229,9 @@ def upgrade(url: str, *, lock_wait: float = 300.0) -> Outcome:
             if connection.dialect.name == "postgresql":
                 connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{DDL_LOCK_TIMEOUT}'")
             before = current_revisions(connection)
-            if before != heads:
-                command.upgrade(alembic_config(connection), "heads")
+            for head in heads:  # one branch at a time; alembic skips what is applied
+                if head not in before:
+                    command.upgrade(alembic_config(connection), head)
             after = current_revisions(connection)
     except SQLAlchemyError as error:
         # The driver's message names what failed (lock timeout, refused connection...);
@@ -207,20 +265,33 @@ def _service_revision_options() -> dict[str, Any]:
 
 def new_revision(url: str, message: str) -> Path:
     """Write the service's next migration script (migrations/service/), autogenerated by
-    comparing the database (at head) with the declared tables; returns its path."""
-    heads = head_revisions()
+    comparing DATABASE_URL's database (at head) with the declared tables; returns its path.
+
+    Alembic's autogenerate insists that the database records every head, but the session
+    store's branch may live in another database: its missing heads are stamped for the
+    comparison only, in a transaction that is rolled back (the template's tables are left
+    out of the comparison anyway, see TEMPLATE_TABLES). The database is left unchanged."""
+    needed = head_revisions(session_store=False)
     engine = migration_engine(url, lock_wait=10)
     try:
         with engine.connect() as connection:
-            if current_revisions(connection) != heads:
-                raise MigrationError("the database is not at head: run `bin/admin migrate` first")
-            (MIGRATIONS / SERVICE_BRANCH).mkdir(exist_ok=True)
-            script = command.revision(
-                alembic_config(connection),
-                message,
-                autogenerate=True,
-                **_service_revision_options(),
-            )
+            transaction = connection.begin()
+            try:
+                current = current_revisions(connection)
+                if not set(needed) <= set(current):
+                    raise MigrationError(
+                        "the database is not at head: run `bin/admin migrate` first"
+                    )
+                config = alembic_config(connection)
+                missing = sorted(set(head_revisions()) - set(current))
+                if missing:
+                    command.stamp(config, missing)
+                (MIGRATIONS / SERVICE_BRANCH).mkdir(exist_ok=True)
+                script = command.revision(
+                    config, message, autogenerate=True, **_service_revision_options()
+                )
+            finally:
+                transaction.rollback()
     finally:
         engine.dispose()
     if script is None or isinstance(script, list):
