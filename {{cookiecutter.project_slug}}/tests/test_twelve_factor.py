@@ -244,6 +244,10 @@ BREAKAGES: dict[str, tuple[set[str], Breakage]] = {
             "        return self._records.get(key)"
         ),
     ),
+    "the web counting in a global": (
+        {"VI"},
+        feature("VISITS = 0\n\n\ndef visit() -> None:\n    global VISITS\n    VISITS += 1"),
+    ),
     "the web keeping sessions in a shelve file": (
         {"VI"},
         feature(

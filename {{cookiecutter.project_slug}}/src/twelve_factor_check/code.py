@@ -370,6 +370,9 @@ class Module:
             if isinstance(target, ast.Attribute)
         }
         owned -= self.drained()
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Global):  # a module's value a function rebinds
+                yield node, f"global {', '.join(node.names)} (kept in the process) is rebound"
         for node, container in self.mutations():
             function = self.scope(node)
             if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
