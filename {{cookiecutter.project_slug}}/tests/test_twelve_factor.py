@@ -304,6 +304,13 @@ HOLDING: dict[str, Breakage] = {
         '    if url == "redis://localhost:6379":\n'
         '        raise ValueError("use redis://host:port, not redis://localhost:6379")'
     ),
+    "a registry a decorator fills at import": feature(
+        "from collections.abc import Callable\n\n"
+        "HANDLERS: dict[str, Callable[[], None]] = {}\n\n\n"
+        "def handler(function: Callable[[], None]) -> Callable[[], None]:\n"
+        "    HANDLERS[function.__name__] = function\n"
+        "    return function"
+    ),
     "bin/python named in a comment of bin/admin": lambda root: append(
         root, "bin/admin", "# not python3: bin/python\n"
     ),

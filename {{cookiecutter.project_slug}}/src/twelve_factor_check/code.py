@@ -116,6 +116,18 @@ def imported_modules(tree: ast.Module, package: str) -> Iterator[str]:
             yield from (f"{base}.{alias.name}" for alias in node.names)
 
 
+def returns_an_argument(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Whether a function hands back one of its arguments (`def job(f): ...; return f`):
+    the shape of a decorator that records what it decorates when the module is imported."""
+    arguments = {a.arg for a in [*function.args.posonlyargs, *function.args.args]}
+    return any(
+        isinstance(node, ast.Return)
+        and isinstance(node.value, ast.Name)
+        and node.value.id in arguments
+        for node in ast.walk(function)
+    )
+
+
 @dataclass
 class Module:
     """A parsed module with what following values needs: each node's parent, and the
@@ -377,6 +389,8 @@ class Module:
             function = self.scope(node)
             if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
                 continue  # filled once at import: a constant table, not state
+            if returns_an_argument(function):
+                continue  # a decorator registering what it decorates, at import time
             if isinstance(container, ast.Name) and container.id in module_level:
                 yield node, f"{container.id} (kept in the process) is written"
             elif isinstance(container, ast.Attribute) and function.name not in INITS:
