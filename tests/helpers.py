@@ -14,6 +14,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -173,6 +174,27 @@ def procfile(project: Path) -> dict[str, list[str]]:
     lines = (project / "Procfile").read_text(encoding="utf-8").splitlines()
     pairs = (line.split(":", 1) for line in lines if line.strip() and not line.startswith("#"))
     return {name.strip(): shlex.split(command) for name, command in pairs}
+
+
+def failing_factors(project: Path, *factors: str) -> dict[str, str]:
+    """Factor -> evidence of each of `factors` that fails the generated project's own
+    twelve-factor check (src/twelve_factor_check, standard library only), run on it in a
+    fresh interpreter: the platform tests ask the check instead of restating its rules."""
+    code = (
+        "import json, pathlib, sys, twelve_factor_check as c; "
+        "verdicts = c.check(pathlib.Path(sys.argv[1]), only=set(sys.argv[2:])); "
+        "print(json.dumps({v.factor: v.evidence for v in verdicts if not v.ok}))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(project / "src")}
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(project), *factors],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    failed: dict[str, str] = json.loads(result.stdout)
+    return failed
 
 
 def interrupt(group: subprocess.Popen[Any]) -> None:

@@ -1,11 +1,11 @@
 # Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Check the project against the twelve factors: one line per factor, exit 1 if any fails.
 
-The checks read the project's files as they stand (see the twelve_factor module of the
-package for what each factor checks). --live also runs the checks that need processes,
-with this environment's settings and a built project (bin/build): the web process boots
-to /healthz and exits 0 on SIGTERM (IX), and two web processes share a session through
-SESSION_STORE_URL (VI).
+The checks read the project's files as they stand (src/twelve_factor_check/ says what
+each factor checks: a tool of the repository that the service never imports). --live also runs
+the checks that need processes, with this environment's settings and a built project
+(bin/build): the web process boots to /healthz and exits 0 on SIGTERM (IX), and two web
+processes share a session through SESSION_STORE_URL (VI).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from {{ cookiecutter.project_slug }} import twelve_factor
+import twelve_factor_check
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,7 +25,7 @@ Live = Annotated[
 
 
 def main(live: Live = False) -> None:
-    verdicts = twelve_factor.check(ROOT, live=live)
-    print(twelve_factor.report(verdicts))
+    verdicts = twelve_factor_check.check(ROOT, live=live)
+    print(twelve_factor_check.report(verdicts))
     if not all(verdict.ok for verdict in verdicts):
         raise typer.Exit(1)

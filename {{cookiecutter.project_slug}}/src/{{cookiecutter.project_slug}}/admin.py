@@ -12,6 +12,9 @@ such a file into admin/; files whose name starts with `_` are not tasks.
 Before `main` runs, its arguments are parsed (a usage error changes nothing), then the
 settings are loaded and validated exactly as the web process does it, and logging is set
 up (JSON lines on stdout). Tasks get the settings from `load_settings()`.
+
+The listing (`bin/admin`, `bin/admin --help`) imports no task and neither Typer nor the
+settings: it reads each task's docstring. Running a task imports what that task needs.
 """
 
 from __future__ import annotations
@@ -27,10 +30,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
 
-import typer
-
 from . import logs
-from .config import load_settings
 
 USAGE = "usage: bin/admin [task] [args...]   (bin/admin <task> --help for its arguments)"
 
@@ -89,6 +89,10 @@ def prepared(main: F) -> F:
     """`main`, run after the settings are validated and logging is set up; a failure is
     logged (one JSON line with the traceback) and exits 1."""
 
+    import typer
+
+    from .config import load_settings
+
     @functools.wraps(main)
     def run(*args: Any, **kwargs: Any) -> Any:
         settings = load_settings()  # exits 2 naming every bad variable, as the web does
@@ -105,6 +109,8 @@ def prepared(main: F) -> F:
 
 
 def run_task(task: Task, args: list[str]) -> None:
+    import typer  # here, not at the top: the listing needs none of it
+
     module = load(task)
     main = getattr(module, "main", None)
     if not callable(main):

@@ -32,8 +32,8 @@ from pydantic import (
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from .db import SCHEMES as DATABASE_SCHEMES
-from .sessions.stores import SCHEMES as SESSION_STORE_SCHEMES
-from .sessions.stores import check_url as check_session_store_url
+from .sessions.urls import SCHEMES as SESSION_STORE_SCHEMES
+from .sessions.urls import check_url as check_session_store_url
 from .settings import ServiceSettings
 
 # src/<package>/config.py -> the project root, where bin/setup writes .env. An installed

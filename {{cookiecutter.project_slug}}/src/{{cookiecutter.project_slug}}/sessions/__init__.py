@@ -12,23 +12,40 @@ See middleware.py for the rules and stores.py for the stores.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
-from .database import DatabaseStore
-from .middleware import (
-    Session,
-    SessionConfig,
-    SessionDep,
-    SessionMiddleware,
-    SessionTooLarge,
-    get_session,
-)
-from .stores import SCHEMES, SessionStore, StoreUnavailable, create_store
+    from ..config import Settings  # config imports the stores' schemes from this package
+    from .database import DatabaseStore
+    from .middleware import (
+        Session,
+        SessionConfig,
+        SessionDep,
+        SessionMiddleware,
+        SessionTooLarge,
+        get_session,
+    )
+    from .stores import SessionStore, StoreUnavailable, create_store
+    from .urls import SCHEMES
 
-if TYPE_CHECKING:  # config imports the stores' schemes from this package
-    from ..config import Settings
+# Name -> its module. Each is imported on first use (PEP 562), so that config, and with
+# it every admin task, reads the stores' URL rules without loading the web framework.
+MODULES = {
+    "DatabaseStore": "database",
+    "Session": "middleware",
+    "SessionConfig": "middleware",
+    "SessionDep": "middleware",
+    "SessionMiddleware": "middleware",
+    "SessionTooLarge": "middleware",
+    "get_session": "middleware",
+    "SCHEMES": "urls",
+    "SessionStore": "stores",
+    "StoreUnavailable": "stores",
+    "create_store": "stores",
+}
 
 __all__ = [
     "SCHEMES",
@@ -52,6 +69,9 @@ def install(app: FastAPI, settings: Settings) -> None:
     No connection is opened here: the store connects on first use and the middleware
     closes it at shutdown.
     """
+    from .middleware import SessionConfig, SessionMiddleware
+    from .stores import create_store
+
     config = SessionConfig(
         secret_key=settings.secret_key.get_secret_value(),
         idle_ttl=settings.session_ttl_seconds,
@@ -62,3 +82,11 @@ def install(app: FastAPI, settings: Settings) -> None:
     )
     store = create_store(settings.session_store_url, tls_verify=settings.session_store_tls_verify)
     app.add_middleware(SessionMiddleware, store=store, config=config)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in MODULES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{MODULES[name]}", __name__), name)
+    globals()[name] = value  # imported once
+    return value

@@ -36,13 +36,11 @@ from redis.exceptions import RedisClusterException, RedisError
 
 from ..db import SCHEMES as DATABASE_SCHEMES
 from . import redis_client
+from .urls import CLUSTER_SCHEMES, REDIS_SCHEMES, SCHEMES, check_url
 
 log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 2.0  # a store slower than this counts as down: fail fast with a 503
-REDIS_SCHEMES = ("redis", "rediss")
-CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
-SCHEMES = (*REDIS_SCHEMES, *CLUSTER_SCHEMES, "memcached", *DATABASE_SCHEMES)
 
 # Replies from a Redis that cannot serve this connection's commands: a cluster node
 # (MOVED, ASK), a replica or a primary demoted by a failover (READONLY), a server loading
@@ -296,23 +294,3 @@ def create_store(url: str, *, tls_verify: bool = True) -> SessionStore:
         return SqliteStore(url) if scheme == "sqlite" else PostgresStore(url)
     # The URL itself may hold a password: name only the scheme.
     raise ValueError(f"unsupported session store scheme {scheme!r}; use one of {SCHEMES}")
-
-
-def check_url(url: str) -> None:
-    """Refuse, with a ValueError that says what to write instead, a Redis URL part that
-    the stores would otherwise ignore. The message never quotes the URL (it may hold a
-    password)."""
-    parts = urlsplit(url)
-    if parts.scheme not in (*REDIS_SCHEMES, *CLUSTER_SCHEMES):
-        return
-    if parts.query or parts.fragment:
-        raise ValueError(
-            "a Redis URL takes no query string or fragment (no option is read from it): "
-            "use rediss:// for TLS, and SESSION_STORE_TLS_VERIFY=false for a self-signed "
-            "certificate"
-        )
-    database = parts.path.strip("/")
-    if database and not database.isdigit():
-        raise ValueError("the path of a Redis URL is a database number, such as /0")
-    if parts.scheme in CLUSTER_SCHEMES and database not in ("", "0"):
-        raise ValueError("a Redis Cluster has database 0 only: leave the path out")
