@@ -97,7 +97,7 @@ def new_questions(before: Mapping[str, str], after: Mapping[str, str]) -> dict[s
 
 def conflicted_files() -> list[str]:
     """Files with copier's conflict markers, and *.rej files, as bin/update finds them."""
-    patterns = [arg for marker in MARKERS for arg in ("-e", marker)]
+    patterns = [arg for marker in MARKERS for arg in ("-e", f"^{marker}")]
     grep = run([GIT, "grep", "-I", "-l", "--untracked", *patterns], capture_output=True)
     found = set(grep.stdout.split("\n")) - {""}
     for path in ROOT.rglob("*.rej"):
