@@ -145,7 +145,10 @@ def test_renovate_config_validates(projects: dict[str, Path], name: str) -> None
     result = check_schema("vendor.renovate", path)
     assert result.returncode == 0, result.stdout + result.stderr
     config = json.loads(path.read_text(encoding="utf-8"))
-    assert {"copier", "pep621", "github-actions", "dockerfile"} <= set(config["enabledManagers"])
+    assert {"pep621", "github-actions", "dockerfile"} <= set(config["enabledManagers"])
+    # Template releases come from the CI's template-update job; without CI, from Renovate.
+    with_ci = RENDERS[name]["ci"] != "none"
+    assert ("copier" in config["enabledManagers"]) is not with_ci
     assert config["lockFileMaintenance"]["enabled"] is True  # uv.lock refreshed
     assert config["ignoreScripts"] is False  # copier update --trust: the template's migrations
 
