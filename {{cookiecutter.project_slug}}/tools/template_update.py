@@ -20,8 +20,8 @@ to .copier-answers.yml, which took their defaults.
 Nothing here trusts a hosted bot: the job's own token talks to the hosting API through
 `Host` (GitHub's REST API or GitLab's v4 API, with urllib). This module uses only the
 standard library, so the system python3 runs it before the virtualenv exists. It lives in
-ci/, outside the service's package and admin tasks: it is project tooling, not part of the
-service (and reads CI variables, which the service's settings never see).
+tools/, outside the service's package and admin tasks: it is project tooling, not part of
+the service (and reads CI variables, which the service's settings never see).
 """
 
 from __future__ import annotations
