@@ -34,7 +34,7 @@ pytestmark = pytest.mark.xdist_group("update")
 __all__ = ["no_home"]  # an autouse fixture: imported to apply here too
 
 TEAM_VARIABLE = "# Page size of the notes list.\nNOTES_PAGE_SIZE=20\n"
-TEAM_DEPENDENCY = '    "idna>=3",  # already in the lock: uv resolves it offline\n'
+TEAM_DEPENDENCY = '    "idna>=3",  # locked already: no new download\n'
 YOURS = "    # yours (`uv add NAME` appends below)\n"
 TEAM_ROUTE = "# The team's routes.\n"
 TEMPLATE_EDIT = "A line that the recopy takes back.\n"
@@ -81,7 +81,7 @@ def test_recopy_keeps_the_teams_sections_and_drops_what_the_answers_exclude(
     assert (project / "ops" / "runbook.md").is_file()
     assert guide.read_text(encoding="utf-8") == fresh_guide  # the template's again
     locked = subprocess.run(
-        [str(Path(sys.executable).parent / "uv"), "lock", "--check", "--offline"],
+        [str(Path(sys.executable).parent / "uv"), "lock", "--check"],
         cwd=project,
         capture_output=True,
         text=True,
