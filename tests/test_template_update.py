@@ -7,8 +7,9 @@ merge requests it was asked to open). The project's bin/update then runs as the 
 runs it, with the CI variables set: on the newest release it proposes nothing; after
 release v2 (a new question) it pushes the branch template-update and opens one request
 listing the new question and the (red) test outcome; after v3, which edits a line the team
-edited, it refreshes the same request, which now lists the conflicted file. Nothing
-reaches GitHub or GitLab.
+edited, it refreshes the same request, which now lists the conflicted file; once a person
+has pushed a resolution to the branch, a run leaves the branch and the request alone.
+Nothing reaches GitHub or GitLab.
 """
 
 from __future__ import annotations
@@ -203,6 +204,20 @@ def test_scheduled_update_opens_one_request_and_refreshes_it(
     notes = remote_file(remote, "docs/NOTES.md")
     assert "<<<<<<< before updating" in notes and TEAM_NOTES_EDIT in notes
     assert "_commit: v3" in remote_file(remote, ANSWERS_FILE)
+
+    # A person resolves the conflict on the branch: later runs leave it and its request be.
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--branch", "template-update", str(remote), str(clone))
+    (clone / "docs" / "NOTES.md").write_text("Resolved by hand.\n")
+    commit_all(clone, "Resolve the notes")
+    git(clone, "push", "-q", "origin", "template-update")
+    resolved = git(remote, "rev-parse", "template-update")
+    calls = len(host.calls)
+    kept = bin_update(project, "--pull-request", "--test-command", TESTS)
+    assert kept.returncode == 0, kept.stdout + kept.stderr
+    assert "has commits of yours (Resolve the notes)" in kept.stdout
+    assert git(remote, "rev-parse", "template-update") == resolved
+    assert len(host.calls) == calls
 
 
 def test_a_missing_token_stops_before_anything_changes(

@@ -13,6 +13,8 @@ Steps, from a clean checkout of the base branch:
    their outcome goes in the request's body. A red run still opens the request.
 4. The branch is force-pushed and the one open request from it is created or, when it
    exists, its title and body are refreshed: never a second request, never a merge.
+   When a person has pushed commits to the branch (resolving conflicts), the run leaves
+   the branch and its request alone.
 
 The request's body also lists the release's new questions: the answers the update added
 to .copier-answers.yml, which took their defaults.
@@ -48,6 +50,7 @@ MARKERS = ("<<<<<<< before updating", ">>>>>>> after updating")  # copier's, and
 OUTPUT_LINES = 60  # of the test run, in the body
 BODY_MARK = "<!-- template-update: written by bin/update --pull-request; rewritten each run -->"
 GIT = shutil.which("git") or "git"
+SUBJECT = "Update to the template's"  # this job's commits; a person's are never overwritten
 
 
 class Failure(Exception):
@@ -361,6 +364,17 @@ def git_config(name: str) -> str:
     return run([GIT, "config", name], capture_output=True).stdout.strip()
 
 
+def commits_of_people(remote: str, branch: str) -> list[str]:
+    """Subjects of the commits a person added to the request's branch (resolving its
+    conflicts, say): a run must not force-push over them. None when the branch is gone
+    (merged and deleted) or holds only this job's commit."""
+    fetched = run([GIT, "fetch", "-q", remote, f"refs/heads/{branch}"], capture_output=True)
+    if fetched.returncode != 0:
+        return []
+    subjects = git("log", "--format=%s", "HEAD..FETCH_HEAD").splitlines()
+    return [subject for subject in subjects if not subject.startswith(SUBJECT)]
+
+
 def propose(args: argparse.Namespace, extra: list[str], env: Mapping[str, str]) -> int:
     host = HOSTS[args.host or detect_host(env)](env)
     base = args.base or base_branch(env)
@@ -370,14 +384,21 @@ def propose(args: argparse.Namespace, extra: list[str], env: Mapping[str, str]) 
     git("checkout", "-q", "-B", args.branch)
     try:
         return _propose(host, base, args, extra, before)
-    finally:  # back to the base branch as it was; the request's branch is pushed
+    finally:  # back to where the run started; the request's branch is pushed
         git("reset", "-q", "--hard")
-        git("checkout", "-q", base)
+        git("checkout", "-q", "-")
 
 
 def _propose(
     host: Host, base: str, args: argparse.Namespace, extra: list[str], before: dict[str, str]
 ) -> int:
+    theirs = commits_of_people(args.remote, args.branch)
+    if theirs:
+        print(
+            f"template-update: {args.branch} has commits of yours ({'; '.join(theirs)}): "
+            "left as it is. Merge or close its request; the next run starts afresh."
+        )
+        return 0
     updated = run([str(ROOT / "bin" / "update"), "--defaults", *extra])
     conflicts = conflicted_files()
     if updated.returncode != 0 and not conflicts:
@@ -387,7 +408,7 @@ def _propose(
         return 0
     after = answers_at_head()
     questions = new_questions(before, after)
-    commit(f"Update to the template's {after.get('_commit')}")
+    commit(f"{SUBJECT} {after.get('_commit')}")
     tests = TestRun(args.test_command, None) if conflicts else run_tests(args.test_command)
     update = Update(
         str(before.get("_commit")), str(after.get("_commit")), conflicts, questions, tests, extra
