@@ -137,6 +137,7 @@ def test_gitlab_ci_validates_and_runs_everything(projects: dict[str, Path]) -> N
     assert update["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
     assert update["extends"] == "test"  # the test job's services for the update's tests
     assert {"GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"} <= set(update["variables"])
+    assert not update["variables"]["UV_CACHE_DIR"].startswith(".")  # no untracked folder
 
 
 @pytest.mark.parametrize("name", RENDERS)
