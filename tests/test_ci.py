@@ -93,7 +93,16 @@ def test_github_checks_for_template_releases_on_a_schedule(projects: dict[str, P
     workflow = load_yaml(path)
     triggers = workflow[True]  # YAML 1.1 reads the key `on` as true
     assert triggers["schedule"][0]["cron"] and "workflow_dispatch" in triggers
-    assert [step.get("run") for step in all_steps(workflow)][-1] == "bin/update --check"
+    # One pull request per release, opened with the workflow's own token (no hosted bot),
+    # tested against the same services as CI.
+    assert workflow["permissions"] == {"contents": "write", "pull-requests": "write"}
+    [job] = workflow["jobs"].values()
+    assert set(job["services"]) == {"postgres", "redis", "memcached"}
+    assert {"TEST_DATABASE_URL", "TEST_REDIS_URL", "TEST_MEMCACHED_URL"} <= set(job["env"])
+    last = all_steps(workflow)[-1]
+    assert last["run"] == "bin/update --pull-request"
+    assert last["env"]["GITHUB_TOKEN"] == "${{ github.token }}"  # raw block rendered
+    assert {"GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"} <= set(workflow["env"])
     assert not (projects["gitlab-k8s"] / ".github").exists()
 
 
@@ -122,10 +131,13 @@ def test_gitlab_ci_validates_and_runs_everything(projects: dict[str, Path]) -> N
     assert test_job["script"].count('sh -c "$release"') == 2
     assert any("pre-commit run --all-files" in line for line in pipeline["lint"]["script"])
     assert test_job["script"][-1].startswith("bin/admin twelve_factor --live")
-    check = pipeline["template-update"]
-    assert check["script"] == ["bin/update --check"]
-    assert check["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
-    assert check["allow_failure"] == {"exit_codes": [2]}  # behind: a warning, not a red pipeline
+    update = pipeline["template-update"]
+    assert update["script"][-1] == "bin/update --pull-request"
+    assert "$TEMPLATE_UPDATE_TOKEN@" in update["script"][0]  # CI_JOB_TOKEN cannot push
+    assert update["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
+    assert update["extends"] == "test"  # the test job's services for the update's tests
+    assert {"GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"} <= set(update["variables"])
+    assert not update["variables"]["UV_CACHE_DIR"].startswith(".")  # no untracked folder
 
 
 @pytest.mark.parametrize("name", RENDERS)
@@ -134,7 +146,10 @@ def test_renovate_config_validates(projects: dict[str, Path], name: str) -> None
     result = check_schema("vendor.renovate", path)
     assert result.returncode == 0, result.stdout + result.stderr
     config = json.loads(path.read_text(encoding="utf-8"))
-    assert {"copier", "pep621", "github-actions", "dockerfile"} <= set(config["enabledManagers"])
+    assert {"pep621", "github-actions", "dockerfile"} <= set(config["enabledManagers"])
+    # Template releases come from the CI's template-update job; without CI, from Renovate.
+    with_ci = RENDERS[name]["ci"] != "none"
+    assert ("copier" in config["enabledManagers"]) is not with_ci
     assert config["lockFileMaintenance"]["enabled"] is True  # uv.lock refreshed
     assert config["ignoreScripts"] is False  # copier update --trust: the template's migrations
 
