@@ -1,22 +1,23 @@
 # Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Server-side sessions: a signed random ID in the cookie, the data in a backing store.
 
-    install(app, settings)  # in create_app: the store from SESSION_STORE_URL + the middleware
+    install(app, config, create_store(url))  # in create_app: the middleware and its store
 
     @router.post("/cart")
     async def add(session: SessionDep) -> ...:
         session["items"] = [*session.get("items", []), item]
 
-See middleware.py for the rules and stores.py for the stores.
+The package takes its configuration as arguments and imports no settings: config.py
+imports it (for the store URL schemes), never the other way. middleware.py says the
+rules; interface.py what a store is; stores.py which store a URL names.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from fastapi import FastAPI
 
 from .database import DatabaseStore
+from .interface import RecordRefused, SessionStore, StoreUnavailable
 from .middleware import (
     Session,
     SessionConfig,
@@ -25,14 +26,12 @@ from .middleware import (
     SessionTooLarge,
     get_session,
 )
-from .stores import SCHEMES, SessionStore, StoreUnavailable, create_store
-
-if TYPE_CHECKING:  # config imports the stores' schemes from this package
-    from ..config import Settings
+from .stores import SCHEMES, create_store
 
 __all__ = [
     "SCHEMES",
     "DatabaseStore",
+    "RecordRefused",
     "Session",
     "SessionConfig",
     "SessionDep",
@@ -46,19 +45,10 @@ __all__ = [
 ]
 
 
-def install(app: FastAPI, settings: Settings) -> None:
-    """Add the session middleware, with the store SESSION_STORE_URL names, to `app`.
+def install(app: FastAPI, config: SessionConfig, store: SessionStore) -> None:
+    """Add the session middleware, with its store, to `app`.
 
     No connection is opened here: the store connects on first use and the middleware
     closes it at shutdown.
     """
-    config = SessionConfig(
-        secret_key=settings.secret_key.get_secret_value(),
-        idle_ttl=settings.session_ttl_seconds,
-        max_age=settings.session_max_age_seconds,
-        secure=settings.session_cookie_secure,
-        fallback_keys=tuple(key.get_secret_value() for key in settings.secret_key_fallbacks),
-        max_bytes=settings.session_max_bytes,
-    )
-    store = create_store(settings.session_store_url, tls_verify=settings.session_store_tls_verify)
     app.add_middleware(SessionMiddleware, store=store, config=config)
