@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from my_service.sessions import RecordRefused, StoreUnavailable
-from my_service.sessions.ids import new_id, store_key
-from my_service.sessions.memcached_store import MemcachedStore
+from {{ cookiecutter.project_slug }}.sessions import RecordRefused, StoreUnavailable
+from {{ cookiecutter.project_slug }}.sessions.ids import new_id, store_key
+from {{ cookiecutter.project_slug }}.sessions.memcached_store import MemcachedStore
 
 from servers import LocalServer
 
