@@ -175,7 +175,7 @@ class MemcachedStore(SessionStore):
     longer than `timeout` seconds fails with StoreUnavailable."""
 
     prefix = b"session:"
-    POOL_SIZE = 2  # connections per process
+    POOL_SIZE = 8  # connections per process, opened as load needs them
     _RELATIVE_LIMIT = 30 * 24 * 3600  # memcached reads a larger exptime as a Unix time
 
     def __init__(self, url: str, *, timeout: float = TIMEOUT_SECONDS) -> None:
