@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from helpers import run
-from test_render import AWKWARD_TEXT
+from helpers import AWKWARD_TEXT, run
 
 TOOLS = Path(sys.executable).parent  # check-jsonschema, hadolint, honcho of the template
 RENDERS: dict[str, dict[str, Any]] = {

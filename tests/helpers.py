@@ -13,6 +13,7 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -32,6 +33,22 @@ DEFAULTS: dict[str, Any] = {
     if not key.startswith("_")
 }
 DEFAULTS["project_slug"] = "my_service"
+# Names that must survive TOML, YAML, JSON, Python, shell and Markdown unharmed.
+AWKWARD_TEXT = {
+    "project_name": 'Café O\'Neil "Q" <x>: y & $(rm -rf ~) `id` \\ 日本',
+    "project_slug": "cafe_oneil_service_at_the_slug_length_ca",  # 40: the longest allowed
+    "description": "Says \"hi\" \\ bye; {braces} 'quotes' #hash % percent",
+    "author_name": 'Zoë D\'Arcy \\ "Z"',
+    "author_email": "zoe+tag@example.co.uk",
+}
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now (the OS picks it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def _pyenv_version() -> str | None:

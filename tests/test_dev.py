@@ -19,18 +19,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers import PROJECT_ENV, interrupt, render_cookiecutter, run, sync
+from helpers import PROJECT_ENV, free_port, interrupt, render_cookiecutter, run, sync
 
 pytestmark = pytest.mark.xdist_group("dev")
 
 BOOT_LIMIT = 120.0  # seconds; a bound for a loaded machine, not a benchmark
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import render_cookiecutter, render_copier, run, sync
-from test_render import AWKWARD_TEXT
+from helpers import AWKWARD_TEXT, render_cookiecutter, render_copier, run, sync
 
 PROJECTS: dict[str, tuple[str, dict[str, Any]]] = {
     "defaults": ("cookiecutter", {}),

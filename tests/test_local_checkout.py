@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_update import (  # the same throwaway template and isolation
+from updates import (  # the same throwaway template and isolation
     ROOT,
     answers,
     append,

@@ -17,7 +17,6 @@ import os
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -25,7 +24,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers import TEMPLATE, interrupt, snapshot_template
+from helpers import TEMPLATE, free_port, interrupt, snapshot_template
 
 pytestmark = pytest.mark.xdist_group("new_machine")
 
@@ -50,13 +49,6 @@ def generated_readme_commands(
     line = next(line for line in block.splitlines() if line and not line.startswith("#"))
     line = line.split(" #", 1)[0]  # a comment after the command
     return [part.strip() for part in line.split("&&")]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def find_python312() -> Path:

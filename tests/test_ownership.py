@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 import yaml
 from helpers import PROJECT_ENV, TEMPLATE
-from test_update import ENGINES, ROOT, SLUG, commit_all, edit, generate, git, leftovers
+from updates import ENGINES, ROOT, SLUG, commit_all, edit, generate, git, leftovers
 
 pytestmark = pytest.mark.xdist_group("update")
 

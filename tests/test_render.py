@@ -12,6 +12,7 @@ import pytest
 import yaml
 from helpers import (
     ANSWERS_FILE,
+    AWKWARD_TEXT,
     DEFAULTS,
     TEMPLATE,
     layout,
@@ -22,14 +23,6 @@ from helpers import (
     tree,
 )
 
-# Names that must survive TOML, YAML, JSON, Python, shell and Markdown unharmed.
-AWKWARD_TEXT = {
-    "project_name": 'Café O\'Neil "Q" <x>: y & $(rm -rf ~) `id` \\ 日本',
-    "project_slug": "cafe_oneil_service_at_the_slug_length_ca",  # 40: the longest allowed
-    "description": "Says \"hi\" \\ bye; {braces} 'quotes' #hash % percent",
-    "author_name": 'Zoë D\'Arcy \\ "Z"',
-    "author_email": "zoe+tag@example.co.uk",
-}
 CASES = {"-".join(f"{k}={v}" for k, v in case.items()): case for case in option_cases()} | {
     "awkward-text": AWKWARD_TEXT
 }

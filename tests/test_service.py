@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import PROJECT_ENV, procfile, render_cookiecutter, run
+from helpers import PROJECT_ENV, free_port, procfile, render_cookiecutter, run
 
 pytestmark = pytest.mark.xdist_group("service")
 
@@ -54,13 +54,6 @@ def clean_env(**values: str) -> dict[str, str]:
     env = {k: v for k, v in PROJECT_ENV.items() if k not in CONFIG_VARS}
     env.update(values)
     return env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def snapshot(project: Path) -> dict[str, str]:

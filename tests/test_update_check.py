@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_update import (  # the same throwaway template, engines and isolation
+from updates import (  # the same throwaway template, engines and isolation
     ENGINES,
     ROOT,
     answers,

@@ -27,16 +27,10 @@ from uvicorn_worker import UvicornWorker
 from {{ cookiecutter.project_slug }}.web import IDLE_DRAIN_SECONDS
 
 from helpers import ROOT, WITH_TEST_ROUTES, process_command, process_env
+from servers import free_port
 
 BOOT_LIMIT = 60.0  # seconds: a generous bound for a loaded CI machine, not a benchmark
 EXIT_LIMIT = 25.0  # seconds: the platform kills the process at 30
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET6) as sock:
-        sock.bind(("::", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def environment(tmp_path: Path, **values: str) -> dict[str, str]:

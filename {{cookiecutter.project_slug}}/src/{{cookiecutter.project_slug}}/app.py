@@ -75,7 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
     # the sessions and RequestLogMiddleware, so those tag, log and guard every request;
     # only SecurityHeaders and ForwardedHeaders wrap them.
     routes.install(app, settings)
-    sessions.install(app, settings)  # server-side sessions in SESSION_STORE_URL
+    sessions.install(app, session_config(settings), session_store(settings))
     assets.install(app)  # build/static/ from bin/build, served under /static/
 
     # Outside the sessions: a refused cross-origin request reaches no session.
@@ -90,6 +90,24 @@ def create_app(settings: Settings) -> FastAPI:
     hops = settings.forwarded_trusted_hops
     app.add_middleware(ForwardedHeaders, trusted=settings.forwarded_allow_ips, hops=hops)
     return app
+
+
+def session_config(settings: Settings) -> sessions.SessionConfig:
+    """The session rules the settings choose (SECRET_KEY, SESSION_TTL_SECONDS, ...)."""
+    return sessions.SessionConfig(
+        secret_key=settings.secret_key.get_secret_value(),
+        idle_ttl=settings.session_ttl_seconds,
+        max_age=settings.session_max_age_seconds,
+        secure=settings.session_cookie_secure,
+        fallback_keys=tuple(key.get_secret_value() for key in settings.secret_key_fallbacks),
+        max_bytes=settings.session_max_bytes,
+    )
+
+
+def session_store(settings: Settings) -> sessions.SessionStore:
+    """The server-side session store SESSION_STORE_URL names; it connects on first use."""
+    url, verify = settings.session_store_url, settings.session_store_tls_verify
+    return sessions.create_store(url, tls_verify=verify)
 
 
 HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")

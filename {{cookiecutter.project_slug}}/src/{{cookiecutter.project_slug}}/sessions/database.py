@@ -5,10 +5,6 @@ The table is db.py's, created by `bin/admin migrate`; expired rows are ignored o
 purged by an admin task. Every statement runs on its own (autocommit): no BEGIN, COMMIT
 or pre-ping round trips.
 
-Why not SQLAlchemy's async engine (used before): profiled in the web process, its greenlet
-bridge, a transaction around every statement and the pre-ping made a session read three
-round trips and about 1 ms of CPU, a tenth of the bare endpoint's rate.
-
 Concurrent requests share statements, as the Redis client pipelines: the session writes
 that requests issue in one event loop iteration go to the database as ONE multi-row
 upsert (in key order, so two processes never deadlock), and on PostgreSQL so do the reads
@@ -19,7 +15,7 @@ Sharing a statement never shares a failure that is not shared. A record or key t
 database refuses (a lone surrogate, which has no UTF-8; a NUL, which PostgreSQL text
 cannot hold) fails its batch's statement, which changes nothing; the batch is then run
 again in halves until each caller has its own outcome. The callers of that record get
-RecordRefused (stores.py), every other caller its own result. An unreachable database
+RecordRefused (interface.py), every other caller its own result. An unreachable database
 fails the whole batch at once with StoreUnavailable: no caller retries it on its own.
 """
 
@@ -38,7 +34,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from ..db import sync_url
-from .stores import TIMEOUT_SECONDS, RecordRefused, SessionStore, StoreUnavailable
+from .interface import TIMEOUT_SECONDS, RecordRefused, SessionStore, StoreUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -41,7 +41,7 @@ from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .ids import CookieSigner, new_id, store_key
-from .stores import RecordRefused, SessionStore, StoreUnavailable
+from .interface import RecordRefused, SessionStore, StoreUnavailable
 
 log = logging.getLogger(__name__)
 

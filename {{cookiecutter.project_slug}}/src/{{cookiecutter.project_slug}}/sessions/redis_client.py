@@ -25,7 +25,7 @@ keepalive probes an idle connection, so one that a NAT or load balancer dropped 
 silence is found dead before a request waits on it.
 
 It speaks to one server. A Redis Cluster needs a client that follows the slot map:
-stores.RedisClusterStore, for redis+cluster:// URLs.
+redis_store.RedisClusterStore, for redis+cluster:// URLs.
 """
 
 from __future__ import annotations
