@@ -1,15 +1,15 @@
 """Ordinary growth of a service never fights template updates (the ownership corpus).
 
 A project is generated (by either engine) from a release of a throwaway clone of the
-template, and "the team" makes every ordinary change the way the generated README's
-"Where your changes go" says: an endpoint and middleware in routes.py, a setting in
-settings.py and .env.example, a table in tables.py with its migration, an admin task, a
-dependency with `uv add`, a README section and a test. The template then cuts a release
+template, and "the team" makes every ordinary change the way the generated README's "Where
+your changes go" says: an endpoint and middleware in routes.py, a setting in settings.py
+and .env.example, a table in tables.py with its migration, a job in jobs.py, an admin task,
+a dependency with `uv add`, a README section and a test. The template then cuts a release
 that changes the neighbours of all of them (a template route that also changes app.py's
-import line, a template setting, a template table with its migration, the guide and the
-README template, and the dependency list with its lock). The project's own bin/update
-must merge it with no conflict, keep every team change, bring every template change, leave
-README.md alone, and leave a project whose own checks and tests pass.
+import line, a template setting, a template table with its migration, the job queue, the
+guide and the README template, and the dependency list with its lock). The project's own
+bin/update must merge it with no conflict, keep every team change, bring every template
+change, leave README.md alone, and leave a project whose own checks and tests pass.
 
 `run_corpus(engine, tmp_path, from_ref)` is the whole scenario from any template commit:
 the tests here start from HEAD; a release record can start it from each recorded release.
@@ -68,6 +68,12 @@ class NotesHeader:
 
         await self.app(scope, receive, send_marked)
 '''
+NOTES_JOB = """
+
+@job
+def archive_notes(db: Database, before_id: int) -> None:
+    db.execute(delete(notes).where(notes.c.id < before_id))
+"""
 NOTES_TABLE = """
 
 notes = Table(
@@ -101,6 +107,7 @@ from pydantic import SecretStr
 
 from {SLUG}.app import create_app
 from {SLUG}.config import Settings
+from {SLUG}.job_queue import JOBS
 
 
 def test_notes_use_their_setting_and_carry_the_header() -> None:
@@ -115,6 +122,7 @@ def test_notes_use_their_setting_and_carry_the_header() -> None:
         response = client.get("/api/notes")
     assert response.json() == {{"page_size": 7}}
     assert response.headers["x-notes"] == "on"
+    assert "archive_notes" in JOBS  # the team's job, registered by the app
 '''
 
 # The template release: neighbours of every team change.
@@ -130,6 +138,7 @@ router = APIRouter()
 async def template_release() -> dict[str, str]:
     return {"release": "two"}
 '''
+RELEASE_QUEUE_LINE = "MAX_PAYLOAD_BYTES = 65_536  # template release two"
 RELEASE_TABLE = """
 # Template release two: an audit log.
 audit_log = Table(
@@ -235,6 +244,7 @@ def team_changes(project: Path, tmp_path: Path) -> None:
         "middleware": f"{PACKAGE}/routes.py",
         "a setting": f"{PACKAGE}/settings.py",
         "a table": f"{PACKAGE}/tables.py",
+        "a job": f"{PACKAGE}/jobs.py",
         "an admin task": "admin/",
         "a dependency": "uv add NAME",
         "a test": "tests/",
@@ -264,6 +274,14 @@ def team_changes(project: Path, tmp_path: Path) -> None:
     )
     edit(tables, '__all__ = ["metadata"]\n', '__all__ = ["metadata", "notes"]\n')
     tables.write_text(tables.read_text() + NOTES_TABLE)
+    jobs = project / PACKAGE / "jobs.py"
+    edit(jobs, "import time\n", "import time\n\nfrom sqlalchemy import delete\n")
+    edit(
+        jobs,
+        "from .job_queue import job\n",
+        "from .job_queue import job\nfrom .tables import notes\n",
+    )
+    jobs.write_text(jobs.read_text() + NOTES_JOB)
     database = {
         "SECRET_KEY": "x" * 48,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'team.sqlite3'}",
@@ -286,6 +304,7 @@ def assert_team_changes_kept(project: Path, team_readme: str) -> None:
     assert "notes_page_size" in (project / PACKAGE / "settings.py").read_text()
     assert (project / ".env.example").read_text().endswith(ENV_VARIABLE)
     assert '"notes",' in (project / PACKAGE / "tables.py").read_text()
+    assert "def archive_notes(db: Database" in (project / PACKAGE / "jobs.py").read_text()
     assert (project / "migrations" / "service" / "service_0001_add_notes.py").is_file()
     assert (project / "admin" / "notes_count.py").read_text() == ADMIN_TASK
     assert (project / "tests" / "test_notes.py").is_file()
@@ -302,8 +321,8 @@ def template_release(repo: Path) -> None:
     (package / "release_info.py").write_text(RELEASE_MODULE)
     edit(
         package / "app.py",
-        "from . import assets, bad_requests, routes,",
-        "from . import assets, bad_requests, release_info, routes,",
+        "from . import assets, bad_requests, database, routes,",
+        "from . import assets, bad_requests, database, release_info, routes,",
     )
     edit(
         package / "app.py",
@@ -321,6 +340,7 @@ def template_release(repo: Path) -> None:
         "LOG_LEVEL=INFO\n",
         f"LOG_LEVEL=INFO\n# Template release channel.\n{RELEASE_SETTING}=stable\n",
     )
+    edit(package / "job_queue.py", "Job = Callable", f"{RELEASE_QUEUE_LINE}\nJob = Callable")
     db = package / "db.py"
     edit(db, '\nSCHEMES = ("sqlite"', f'{RELEASE_TABLE}\nSCHEMES = ("sqlite"')
     versions = repo / ROOT / "migrations" / "versions"
@@ -353,6 +373,7 @@ def assert_template_changes_arrived(project: Path) -> None:
     ours = env_example.index("# Your service's own variables")
     assert 0 < env_example.index(f"{RELEASE_SETTING}=stable") < ours
     assert '"audit_log",' in (project / PACKAGE / "db.py").read_text()
+    assert RELEASE_QUEUE_LINE in (project / PACKAGE / "job_queue.py").read_text()
     assert list((project / "migrations" / "versions").glob("*_audit_log.py"))
     assert RELEASE_GUIDE_LINE in (project / "docs" / "guide.md").read_text()
     assert RELEASE_DEPENDENCY[1] in (project / "pyproject.toml").read_text()

@@ -16,10 +16,12 @@ from helpers import DEFAULTS, TEMPLATE, layout, render_copier, snapshot_template
 
 pytestmark = pytest.mark.xdist_group("team_files")
 
-# The team's own files: a module and a test of its own, docs, notes, and a Jinja page of
-# its web app (template syntax that is the team's, not left over from the render).
+# The team's own files: a module and a test of its own, its jobs, docs, notes, and a Jinja
+# page of its web app (template syntax that is the team's, not left over from the render).
 TEAM_FILES = {
     "src/my_service/billing.py": '"""The team\'s own module."""\n\nRATE = 3\n',
+    # A team-owned file the template created (copier.yml's _skip_if_exists), rewritten.
+    "src/my_service/jobs.py": '"""Our jobs."""\n\nfrom .job_queue import job\n',
     "tests/test_billing.py": "from my_service.billing import RATE\n\n\n"
     "def test_rate() -> None:\n    assert RATE == 3\n",
     "docs/runbook.md": "# Runbook\n\nRestart with `{{ service }}`.\n",

@@ -6,9 +6,11 @@ With a terminal it is IPython when installed, else the standard console. Without
 `echo 'print(6*7)' | bin/admin console` prints 42.
 
 Ready in the namespace: `settings` (secrets print masked), `engine` (SQLAlchemy, for
-DATABASE_URL; `db.sessions` is in SESSION_STORE_URL's database when the session store is
-another one), `db` (the db module: `db.sessions`, `db.jobs`, `db.metadata`), `Session`
-(an ORM session factory: `with Session() as s: ...`), SQLAlchemy's `select`, `insert`,
+DATABASE_URL: the process's one engine, as admin tasks use it; `db.sessions` is in
+SESSION_STORE_URL's database when the session store is another one), `transaction` (a
+connection in a transaction, as endpoints and jobs get one: `with transaction() as c:
+...`), `db` (the db module: `db.sessions`, `db.jobs`, `db.metadata`), `Session` (an ORM
+session factory: `with Session() as s: ...`), SQLAlchemy's `select`, `insert`,
 `update`, `delete`, `text`, the session `store` of SESSION_STORE_URL (async) and `run` to
 await on one event loop: `run(store.load(key, ttl=60))`.
 """
@@ -26,17 +28,18 @@ from typing import Any
 from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.orm import sessionmaker
 
-from {{ cookiecutter.project_slug }} import db
+from {{ cookiecutter.project_slug }} import database, db
 from {{ cookiecutter.project_slug }}.config import load_settings
 from {{ cookiecutter.project_slug }}.sessions import create_store
 
 
 def namespace(loop: asyncio.AbstractEventLoop) -> dict[str, Any]:
     settings = load_settings()
-    engine = db.create_sync_engine(settings.database_url)
+    engine = database.engine()
     return {
         "settings": settings,
         "engine": engine,
+        "transaction": database.transaction,
         "db": db,
         "Session": sessionmaker(engine),
         "store": create_store(settings.session_store_url),  # connects on first use

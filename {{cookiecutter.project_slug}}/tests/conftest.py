@@ -1,5 +1,5 @@
 # Template file: updates (bin/update) replace it; README.md says where your changes go.
-"""Fixtures: real backing services, and the app's build output.
+"""Fixtures: real backing services, migrated databases, and the app's build output.
 
 Each server comes from TEST_REDIS_URL / TEST_REDIS_CLUSTER_URL / TEST_MEMCACHED_URL /
 TEST_DATABASE_URL when set (a CI with service containers), else one is started from the
@@ -10,6 +10,7 @@ pytest-xdist every worker gets its own servers.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from {{ cookiecutter.project_slug }}.db import create_sync_engine, metadata, sessions
+from {{ cookiecutter.project_slug }}.migrator import upgrade
 
 from helpers import build_assets_once
 from servers import (
@@ -142,6 +144,29 @@ def database_url(request: pytest.FixtureRequest) -> str:
     fixture = "sqlite_database_url" if request.param == "sqlite" else "postgres_database_url"
     url: str = request.getfixturevalue(fixture)
     return url
+
+
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """URL of a SQLite database at the newest revision of every migration branch: the
+    template's tables (migrations/versions/) and yours (tables.py, migrations/service/).
+
+    Made once per session (per xdist worker) and shared: the fuzz test's app uses it, so
+    an endpoint of yours that uses a table of yours is fuzzed with nothing to write. A
+    test that must start from empty tables takes `migrated_database_url` instead.
+    """
+    url = f"sqlite:///{tmp_path_factory.mktemp('migrated') / 'db.sqlite3'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def migrated_database_url(migrated_database: str, tmp_path: Path) -> str:
+    """A migrated SQLite database for this test alone (a copy of `migrated_database`).
+    For PostgreSQL, `upgrade(postgres_database_url)` (migrator.py) does the same."""
+    copy = tmp_path / "migrated.sqlite3"
+    shutil.copyfile(str(make_url(migrated_database).database), copy)
+    return f"sqlite:///{copy}"
 
 
 STORES = ("redis", "redis_cluster", "memcached", "postgresql", "sqlite")

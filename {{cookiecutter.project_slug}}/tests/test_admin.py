@@ -139,6 +139,29 @@ def test_console_has_the_session_store_ready(sqlite_database_url: str) -> None:
     assert result.stdout == '{"visits": 1}\n'
 
 
+def test_console_and_tasks_get_the_database_through_transaction(sqlite_database_url: str) -> None:
+    """`transaction()` (database.py), as the console offers it: a block that ends commits,
+    one that raises rolls back; both on the process's one engine."""
+    migrated(sqlite_database_url)
+    script = (
+        "from {{ cookiecutter.project_slug }}.job_queue import enqueue\n"
+        "with transaction() as c:\n"
+        "    enqueue(c, 'greet', username='kept')\n"
+        "try:\n"
+        "    with transaction() as c:\n"
+        "        enqueue(c, 'greet', username='dropped')\n"
+        "        raise RuntimeError('undo')\n"
+        "except RuntimeError:\n"
+        "    pass\n"
+        "with transaction() as c:\n"
+        "    print(*c.scalars(select(db.jobs.c.payload)))\n"
+        "print(c.engine is engine)\n"
+    )
+    result = admin("console", env=process_env(sqlite_database_url), stdin=script)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == '{"username": "kept"}\nTrue\n'
+
+
 def test_a_failing_console_script_exits_non_zero() -> None:
     result = admin("console", stdin="raise RuntimeError('boom')\n")
     assert result.returncode == 1

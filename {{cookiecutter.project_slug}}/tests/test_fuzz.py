@@ -4,8 +4,10 @@ requests from /openapi.json and runs every one of its checks on each answer (no 
 status codes and bodies as documented, a truthful Allow header, ...), plus one of ours:
 no traceback in any body. An endpoint you add is fuzzed too, with nothing to write.
 
-In process (ASGI), against a real Redis session store. The example counts keep the run
-short; raise them locally (`FUZZ_EXAMPLES=500 pytest tests/test_fuzz.py`) to dig deeper.
+In process (ASGI), against a real Redis session store and a database migrated to the
+newest revision of every migration branch (`migrated_database`): an endpoint that uses a
+table of tables.py finds it there. The example counts keep the run short; raise them
+locally (`FUZZ_EXAMPLES=500 pytest tests/test_fuzz.py`) to dig deeper.
 """
 
 from __future__ import annotations
@@ -44,8 +46,8 @@ schema = schemathesis.openapi.from_asgi(
 
 
 @pytest.fixture(scope="module")
-def app(redis_url: str) -> FastAPI:
-    return create_app(make_settings(redis_url))
+def app(redis_url: str, migrated_database: str) -> FastAPI:
+    return create_app(make_settings(redis_url, database_url=migrated_database))
 
 
 @schema.parametrize()

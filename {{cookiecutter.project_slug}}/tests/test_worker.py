@@ -33,7 +33,7 @@ from {{ cookiecutter.project_slug }}.worker import (
 
 from helpers import ROOT, TESTS, process_env
 from servers import unavailable
-from worker_jobs import runs_by  # the tests' jobs: the worker processes below run them too
+from worker_jobs import runs_by, test_metadata, written  # the tests' jobs (and workers')
 
 WAIT_SECONDS = 60.0  # a bound for a loaded CI machine, not a performance expectation
 
@@ -42,6 +42,7 @@ WAIT_SECONDS = 60.0  # a bound for a loaded CI machine, not a performance expect
 def engine(database_url: str) -> Iterator[Engine]:
     upgrade(database_url)
     engine = create_sync_engine(database_url)
+    test_metadata.create_all(engine)
     yield engine
     engine.dispose()
 
@@ -132,6 +133,70 @@ def test_enqueue_refuses_bad_jobs_and_stores_nothing(engine: Engine) -> None:
         with pytest.raises(ValueError, match="not JSON"):
             enqueue(connection, "greet", username=object())
         assert connection.scalars(select(jobs.c.id)).all() == []
+
+
+def texts(engine: Engine) -> list[str]:
+    with engine.connect() as connection:
+        return list(connection.scalars(select(written.c.text)))
+
+
+def test_a_job_gets_the_database_and_its_writes_commit_with_its_result(
+    engine: Engine, tmp_path: Path
+) -> None:
+    with engine.begin() as connection:
+        with pytest.raises(ValueError, match="'db' is the database"):
+            enqueue(connection, "write", db="mine", text="ada")
+        done = enqueue(connection, "write", text="ada")
+        failing = enqueue(connection, "write", text="fail")
+    worker = Worker(engine, heartbeat=tmp_path / "alive")
+    assert worker.run_one()
+    assert (status(engine, done), texts(engine)) == ("done", ["ada"])
+    assert worker.run_one()
+    assert (status(engine, failing), texts(engine)) == ("queued", ["ada"])  # rolled back
+
+
+def test_a_job_in_a_long_write_transaction_keeps_its_lease(
+    engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """On SQLite the job holds the database's write lock, so renewals wait for it, and
+    so does every other worker's claim: the job's lease runs out, but it is not lost.
+    Two workers, a job 2.5 leases long: it runs once and its result is recorded."""
+    lease = timedelta(seconds=1)
+    with engine.begin() as connection:
+        slow = enqueue(connection, "write", text="ada", after=2.5)
+    workers = [Worker(engine, lease=lease, heartbeat=tmp_path / f"alive{n}") for n in (1, 2)]
+    threads = [threading.Thread(target=worker.run) for worker in workers]
+    for thread in threads:
+        thread.start()
+    try:
+        wait_for(lambda: status(engine, slow) == "done", "the job to finish")
+    finally:
+        for worker in workers:
+            worker.stopping.set()
+        for thread in threads:
+            thread.join(timeout=WAIT_SECONDS)
+    assert not any(thread.is_alive() for thread in threads)
+    assert (row(engine, slow)["attempts"], texts(engine)) == (1, ["ada"])
+    messages = [record.getMessage() for record in caplog.records]
+    assert [m for m in messages if "lease lost" in m or "discarded" in m] == []
+
+
+def test_a_job_whose_lease_was_lost_rolls_its_writes_back(
+    engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with engine.begin() as connection:
+        job_id = enqueue(connection, "write", text="ada", before=1.5)
+    worker = Worker(engine, heartbeat=tmp_path / "alive")
+    thread = threading.Thread(target=worker.run_one)
+    thread.start()
+    wait_for(lambda: status(engine, job_id) == "running", "the job to start")
+    with engine.begin() as connection:  # another worker's claim, as after a lost lease
+        connection.execute(update(jobs).values(attempts=jobs.c.attempts + 1))
+    thread.join(timeout=WAIT_SECONDS)
+    assert texts(engine) == []  # the job wrote, then found its lease lost
+    assert (row(engine, job_id)["status"], row(engine, job_id)["attempts"]) == ("running", 2)
+    messages = [record.getMessage() for record in caplog.records]
+    assert [m for m in messages if m.startswith("job result discarded: lease lost")] != []
 
 
 def runs(path: Path) -> int:

@@ -1,6 +1,9 @@
 # Template file: updates (bin/update) replace it; README.md says where your changes go.
 """Test-only jobs, and a worker process that runs them with a lease of the tests' choosing.
 
+`write` takes the database: it writes a row of `written`, a test-only table the tests
+create, in the job's own transaction.
+
 The tests import this module (so `enqueue` knows the jobs) and run it as a process,
 `bin/python tests/worker_jobs.py LEASE_SECONDS`: the project's worker (`worker.main`,
 settings from the environment, SIGTERM handling) with a lease short enough that losing
@@ -15,8 +18,14 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy import Column, MetaData, Table, Text, insert
+
 from {{ cookiecutter.project_slug }} import worker
+from {{ cookiecutter.project_slug }}.database import Database
 from {{ cookiecutter.project_slug }}.worker import job
+
+test_metadata = MetaData()
+written = Table("test_written", test_metadata, Column("text", Text, nullable=False))
 
 
 @job
@@ -32,6 +41,17 @@ def record_run(path: str, seconds: float = 0.0) -> None:
 def always_fails(path: str) -> None:
     record_run(path)
     raise RuntimeError("the mail server said no")
+
+
+@job
+def write(db: Database, text: str, before: float = 0.0, after: float = 0.0) -> None:
+    """Waits `before` seconds, writes `text` to `written`, then keeps its transaction (on
+    SQLite, the database's write lock) `after` seconds more."""
+    threading.Event().wait(before)
+    db.execute(insert(written).values(text=text))
+    threading.Event().wait(after)
+    if text == "fail":
+        raise RuntimeError("failed after writing")
 
 
 def runs_by(path: Path) -> list[int]:

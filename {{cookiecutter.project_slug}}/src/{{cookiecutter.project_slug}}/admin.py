@@ -11,7 +11,9 @@ such a file into admin/; files whose name starts with `_` are not tasks.
 
 Before `main` runs, its arguments are parsed (a usage error changes nothing), then the
 settings are loaded and validated exactly as the web process does it, and logging is set
-up (JSON lines on stdout). Tasks get the settings from `load_settings()`.
+up (JSON lines on stdout). Tasks get the settings from `load_settings()` and the
+database from `database.transaction()` (`with transaction() as db: ...`), on the process's
+one engine; the service's jobs (jobs.py) are registered, so a task can `enqueue` them.
 
 The listing (`bin/admin`, `bin/admin --help`) imports no task and neither Typer nor the
 settings: it reads each task's docstring. Running a task imports what that task needs.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import importlib
 import importlib.util
 import logging
 import sys
@@ -97,6 +100,7 @@ def prepared(main: F) -> F:
     def run(*args: Any, **kwargs: Any) -> Any:
         settings = load_settings()  # exits 2 naming every bad variable, as the web does
         logs.configure(settings.log_level)
+        importlib.import_module(f"{__package__}.jobs")  # registers them, for `enqueue`
         try:
             return main(*args, **kwargs)
         except (typer.Exit, typer.Abort, SystemExit):

@@ -5,6 +5,10 @@ FastAPI validates requests from type hints (a bad request gets a 422 JSON body n
 field) and publishes an OpenAPI schema at /openapi.json. Every error a client can see is
 JSON: {"detail": ...} for 404, 405, 413, 422 and 500; a traceback only ever reaches the
 log. bad_requests.py says what a bad request gets.
+
+Endpoints reach DATABASE_URL through `database.Database`: one engine per app (so per web
+process), made here and disposed at shutdown, and a connection in a transaction per
+request.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from . import assets, bad_requests, routes, sessions
+from . import assets, bad_requests, database, routes, sessions
+from . import jobs as service_jobs  # noqa: F401 - registers the jobs that `enqueue` checks
 from .config import Settings
 from .origins import CrossOriginProtection
 from .request_log import RequestLogMiddleware
@@ -63,8 +68,10 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_url="/openapi.json" if settings.api_docs else None,
         redirect_slashes=False,  # bad_requests.not_found redirects, without naming a host
         default_response_class=JSON,
+        lifespan=database.lifespan,  # checks the endpoints at start-up, disposes at shutdown
     )
     app.state.settings = settings
+    database.install(app, settings)  # the engine endpoints' `Database` connections use
     app.add_exception_handler(405, method_not_allowed)
     app.add_exception_handler(404, bad_requests.not_found)
     app.add_exception_handler(RequestValidationError, bad_requests.validation_failed)

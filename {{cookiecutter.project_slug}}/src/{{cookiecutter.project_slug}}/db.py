@@ -3,7 +3,8 @@
 
 A backing service is attached by URL (twelve-factor IV): `sqlite:///var/db.sqlite3` for
 local use with nothing installed, `postgresql://user:pass@host/db` in production. Users
-write plain URLs; the drivers (psycopg, aiosqlite) are chosen here.
+write plain URLs; the driver (psycopg for PostgreSQL) is chosen here. database.py gives
+endpoints, jobs and admin tasks their engine and connections.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ sessions = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False, index=True),  # idle expiry
 )
 
-# The background job queue (src/<package>/worker.py). The table exists in every project, so
+# The background job queue (src/<package>/job_queue.py). The table exists in every project, so
 # turning a worker on later needs no migration. A job is claimed by setting status=running
 # and a lease (locked_until), renewed while it runs; a worker that dies mid-job leaves a
 # lease that runs out, and the job is claimed again: jobs must be safe to run twice.
@@ -72,7 +73,6 @@ jobs = Table(
 
 SCHEMES = ("sqlite", "postgresql", "postgres")  # what DATABASE_URL may name
 _SYNC_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
-_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
 
 
 def _with_driver(url: str, drivers: dict[str, str]) -> URL:
@@ -91,16 +91,13 @@ def is_sql_url(url: str) -> bool:
 
 
 def sync_url(url: str) -> URL:
-    """The URL with the driver the synchronous tools (alembic, admin tasks) use."""
+    """The URL with the driver SQLAlchemy uses (psycopg for PostgreSQL)."""
     return _with_driver(url, _SYNC_DRIVERS)
 
 
-def async_url(url: str) -> URL:
-    """The URL with the driver the web process uses."""
-    return _with_driver(url, _ASYNC_DRIVERS)
-
-
 def create_sync_engine(url: str) -> Engine:
+    """An engine for `url`; connections are checked before use (a restarted database
+    server costs no request)."""
     return create_engine(sync_url(url), pool_pre_ping=True)
 
 

@@ -1,17 +1,14 @@
 # Template file: updates (bin/update) replace it; README.md says where your changes go.
 """The worker process (`worker:` in the Procfile): runs background jobs from the database.
 
-The queue is the `jobs` table of DATABASE_URL (db.py), so there is no broker to run, and a
-job enqueued inside a transaction exists only if that transaction commits:
+Jobs are the functions of jobs.py (yours); job_queue.py registers them (`@job`) and queues
+them (`enqueue`) in the `jobs` table of DATABASE_URL (db.py): no broker to run, and a job
+enqueued inside a transaction exists only if that transaction commits.
 
-    from <package>.worker import enqueue
-    with engine.begin() as connection:
-        ...  # the writes the job belongs to
-        enqueue(connection, "greet", username="ada")
-
-A job is a function registered with `@job`; its keyword arguments are the JSON payload,
-checked when the job is enqueued (an unknown job or bad arguments raise there, in the
-caller, instead of failing later in the worker).
+Each job runs with its payload as keyword arguments, and, for a parameter annotated
+`Database`, a connection in a transaction of its own from the worker's one engine
+(database.py). The job's "done" is recorded in that same transaction: the job's writes
+and its result commit together, or not at all (a job that raises rolls them back).
 
 Any number of workers can run: on PostgreSQL each claims a job with `FOR UPDATE SKIP
 LOCKED`, on SQLite (one machine) the claiming UPDATE is one atomic statement. A claim is a
@@ -19,11 +16,17 @@ lease (LEASE) that the worker renews while the job runs, so a long job is never 
 by another worker; if the worker dies (or stalls past its lease), the lease runs out and
 another worker runs the job again: jobs must be safe to run twice. Each claim counts an
 attempt, and the attempt number fences the lease: a worker whose lease was taken over can
-neither renew, hand back nor finish the job, and logs its result as discarded. So a job
-may run twice, but its result is recorded once, by the worker holding the lease.
+neither renew, hand back nor finish the job, and logs its result as discarded (a job's
+database writes are rolled back with it). So a job may run twice, but its result is
+recorded once, by the worker holding the lease.
 Lease deadlines are read and written on the database's clock (PostgreSQL's `now()`), so
 a worker whose own clock is off neither takes over a live lease nor loses its own;
-SQLite runs on one machine, whose clock is the database's.
+SQLite runs on one machine, whose clock is the database's. On SQLite, a job's open write
+transaction holds the database's one write lock: renewals wait for it (and may fail
+after the driver's busy timeout, to be retried), but no other worker can take the job
+over either, since a claim needs that lock too; the job then records its result in its
+own transaction. Keep write transactions short all the same: every other writer (the web
+process included) waits for them.
 
 A job that raises is retried with exponential backoff (`backoff`), up to MAX_ATTEMPTS,
 then marked `failed` with the error (each failure is logged with its traceback). A job
@@ -41,27 +44,28 @@ needs them moves to procrastinate, a maintained PostgreSQL-based job queue.
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from math import inf
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from . import logs
+from . import database, logs
+from . import jobs as service_jobs  # the service's jobs (yours): importing registers them
 from .config import load_settings
-from .db import create_sync_engine, jobs
+from .db import jobs
+from .job_queue import JOBS, check, clock, database_parameter, enqueue, job
+
+__all__ = ["JOBS", "Worker", "enqueue", "job", "main", "service_jobs"]
 
 POLL_SECONDS = 1.0  # how long an idle worker waits before looking for work again
 RETRY_SECONDS = 5.0  # how long it waits when the database cannot be reached
@@ -75,73 +79,10 @@ HEARTBEAT_FILE = Path("/tmp/{{ cookiecutter.project_slug }}-worker.alive")  # no
 
 log = logging.getLogger(__name__)
 
-Job = Callable[..., None]
-JOBS: dict[str, Job] = {}
-
-
-def job(function: Job) -> Job:
-    """Register `function` as a job, under its name."""
-    JOBS[function.__name__] = function
-    return function
-
-
-@job
-def greet(username: str, work_seconds: float = 0.0) -> None:
-    """Example job: replace it with real work (e-mails, reports, cache warming).
-
-    `work_seconds` stands in for that work; the tests use it to show that a job in
-    progress when SIGTERM arrives still finishes.
-    """
-    time.sleep(work_seconds)
-    log.info("hello, %s", username, extra={"job": "greet"})
-
 
 def backoff(attempt: int) -> timedelta:
     """How long a job waits after failing its `attempt`-th run: 10 s, 20 s, 40 s, ... 1 h."""
     return timedelta(seconds=min(10 * 2 ** (attempt - 1), 3600))
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def clock(connection: Connection) -> ColumnElement[datetime] | datetime:
-    """Now, for the times the queue stores, on the clock all workers share: PostgreSQL's
-    (`now()`, the start of the transaction), not the worker's own, which may be off.
-    SQLite serves the processes of one machine: its clock is theirs."""
-    if connection.dialect.name == "postgresql":
-        return func.now()
-    return now()
-
-
-def check(name: str, payload: dict[str, Any]) -> str:
-    """The payload as JSON, or ValueError saying why `name(**payload)` cannot run."""
-    function = JOBS.get(name)
-    if function is None:
-        raise ValueError(f"unknown job {name!r}; known jobs: {', '.join(sorted(JOBS))}")
-    try:
-        inspect.signature(function).bind(**payload)
-    except TypeError as error:
-        raise ValueError(f"bad arguments for job {name!r}: {error}") from None
-    try:
-        return json.dumps(payload)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"arguments of job {name!r} are not JSON: {error}") from None
-
-
-def enqueue(connection: Connection, name: str, /, **payload: Any) -> int:
-    """Queue job `name` with `payload` in the caller's transaction; returns the job ID."""
-    row = {"name": name, "payload": check(name, payload), "status": "queued"}
-    result = connection.execute(
-        insert(jobs).values(**row, attempts=0, created_at=clock(connection)).returning(jobs.c.id)
-    )
-    job_id: int = result.scalar_one()
-    return job_id
-
-
-async def enqueue_async(connection: AsyncConnection, name: str, /, **payload: Any) -> int:
-    """`enqueue` for the web process's async connections."""
-    return await connection.run_sync(lambda sync: enqueue(sync, name, **payload))
 
 
 class PayloadError(Exception):
@@ -203,14 +144,24 @@ def hand_back(connection: Connection, claimed: Claimed) -> bool:
     return result.rowcount == 1
 
 
-def perform(claimed: Claimed) -> None:
-    """Run the job; raises what it raised, or PayloadError."""
+def perform(engine: Engine, claimed: Claimed) -> bool:
+    """Run the job and record it done, in one transaction: a parameter annotated
+    `Database` gets its connection, so the job's writes commit with its result. Returns
+    whether the result was recorded (False: the lease was lost, and the job's writes are
+    rolled back); raises what the job raised (its writes rolled back), or PayloadError."""
     try:
         payload = json.loads(claimed.payload)
         check(claimed.name, payload)
     except ValueError as error:
         raise PayloadError(str(error)) from None
-    JOBS[claimed.name](**payload)
+    function = JOBS[claimed.name]
+    parameter = database_parameter(function)
+    with engine.connect() as connection, connection.begin() as transaction:
+        function(**payload, **({parameter: connection} if parameter else {}))
+        if finish(connection, claimed, None):
+            return True  # committed as the block ends; a failed commit raises
+        transaction.rollback()
+        return False
 
 
 def outcome(claimed: Claimed, error: BaseException | None) -> str:
@@ -291,16 +242,21 @@ class Worker:
             self._record(claimed, RuntimeError(f"lease ran out {MAX_ATTEMPTS} times"))
             return True
         log.info("job started", extra=self._about(claimed))
-        finished, error = self._supervise(claimed)
-        if finished:
-            self._record(claimed, error)
-        else:
+        result = self._supervise(claimed)
+        if result is None:
             self._hand_back(claimed)
+        elif isinstance(result, BaseException):
+            self._record(claimed, result)
+        else:  # it returned, and `perform` recorded it (or found the lease lost)
+            self._report(claimed, None, recorded=result)
         return True
 
-    def _record(self, claimed: Claimed, error: BaseException | None) -> None:
+    def _record(self, claimed: Claimed, error: BaseException) -> None:
         with self.engine.begin() as connection:
             recorded = finish(connection, claimed, error)
+        self._report(claimed, error, recorded=recorded)
+
+    def _report(self, claimed: Claimed, error: BaseException | None, *, recorded: bool) -> None:
         about = {**self._about(claimed), "result": outcome(claimed, error)}
         if recorded:
             level = logging.ERROR if about["result"] == "failed" else logging.INFO
@@ -317,16 +273,15 @@ class Worker:
             message = "job not handed back: lease lost, another worker runs the job"
         log.warning(message, extra=self._about(claimed))
 
-    def _supervise(self, claimed: Claimed) -> tuple[bool, BaseException | None]:
+    def _supervise(self, claimed: Claimed) -> bool | BaseException | None:
         """Run the job in a thread while this one renews the lease, beats, and watches
-        for SIGTERM. Returns whether the job ended (else the shutdown grace ran out) and
-        what it raised."""
-        outcome: list[BaseException | None] = []
+        for SIGTERM. Returns what `perform` returned (whether the result was recorded),
+        what the job raised, or None when the shutdown grace ran out first."""
+        outcome: list[bool | BaseException] = []
 
         def target() -> None:
             try:
-                perform(claimed)
-                outcome.append(None)
+                outcome.append(perform(self.engine, claimed))
             except Exception as error:
                 log.exception("job raised", extra=self._about(claimed))
                 outcome.append(error)
@@ -343,13 +298,14 @@ class Worker:
             if self.stopping.is_set() and deadline is None:
                 deadline = time.monotonic() + self.grace
             if runner.is_alive() and deadline is not None and time.monotonic() >= deadline:
-                return False, None
+                return None
             if runner.is_alive() and time.monotonic() >= next_renewal:
                 # Once lost, a lease stays lost: no more renewals, nor their log lines.
-                next_renewal = time.monotonic() + renew_every if self._renew(claimed) else inf
-        return True, outcome[0] if outcome else RuntimeError("the job thread ended abnormally")
+                renewed = self._renew(claimed, runner)
+                next_renewal = time.monotonic() + renew_every if renewed else inf
+        return outcome[0] if outcome else RuntimeError("the job thread ended abnormally")
 
-    def _renew(self, claimed: Claimed) -> bool:
+    def _renew(self, claimed: Claimed, runner: threading.Thread) -> bool:
         """Renew the lease; False once it is lost (a database error is retried)."""
         try:
             with self.engine.begin() as connection:
@@ -357,7 +313,9 @@ class Worker:
         except SQLAlchemyError as error:  # the lease may run out: it will be retried
             log.error("job lease not renewed: %s", type(error).__name__, extra=self._about(claimed))
             return True
-        if not renewed:
+        # A job that finished while the renewal waited (on SQLite, for its commit) has
+        # ended its lease itself: nothing was lost.
+        if not renewed and runner.is_alive():
             log.error("job lease lost: another worker may run it", extra=self._about(claimed))
         return renewed
 
@@ -369,14 +327,10 @@ class Worker:
 def main(lease: timedelta = LEASE) -> None:
     settings = load_settings()  # exits with a clear message on bad configuration
     logs.configure(settings.log_level)
-    engine = create_sync_engine(settings.database_url)
-    worker = Worker(engine, lease=lease)
+    worker = Worker(database.engine(), lease=lease)  # disposed as the process exits
     signal.signal(signal.SIGTERM, worker.stop)
     signal.signal(signal.SIGINT, worker.stop)
-    try:
-        worker.run()
-    finally:
-        engine.dispose()
+    worker.run()
 
 
 if __name__ == "__main__":
