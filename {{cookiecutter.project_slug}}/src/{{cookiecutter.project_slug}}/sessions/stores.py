@@ -38,6 +38,7 @@ __all__ = [
     "create_store",
 ]
 
+
 def create_store(url: str, *, tls_verify: bool = True) -> SessionStore:
     """The store for a SESSION_STORE_URL. Opens no connection: that happens on first use.
     `tls_verify` (SESSION_STORE_TLS_VERIFY) is for rediss:// and rediss+cluster:// only."""
@@ -53,4 +54,3 @@ def create_store(url: str, *, tls_verify: bool = True) -> SessionStore:
         return SqliteStore(url) if scheme == "sqlite" else PostgresStore(url)
     # The URL itself may hold a password: name only the scheme.
     raise ValueError(f"unsupported session store scheme {scheme!r}; use one of {SCHEMES}")
-
