@@ -257,6 +257,7 @@ sys.exit(asyncio.run(main(sys.argv[1], sys.argv[2:])))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("session_store_url", ["sqlite", "postgresql"], indirect=True)
 def test_database_store_takes_32_concurrent_writers_in_2_processes(
     session_store_url: str,

@@ -176,6 +176,7 @@ def test_the_project_holds_every_factor(copy: Path) -> None:
     assert all(v.evidence for v in verdicts)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("factor", "breakage"), BREAKAGES.values(), ids=BREAKAGES.keys())
 def test_each_rule_names_its_factor(copy: Path, factor: str, breakage: Breakage) -> None:
     breakage(copy)
@@ -215,6 +216,7 @@ def live_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     subprocess.run([str(PROJECT / "bin/admin"), "migrate"], check=True, capture_output=True)
 
 
+@pytest.mark.slow
 def test_live_checks_boot_stop_and_share_a_session(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -226,6 +228,7 @@ def test_live_checks_boot_stop_and_share_a_session(
     assert "shared a session" in verdicts["VI"].evidence
 
 
+@pytest.mark.slow
 def test_live_check_fails_a_web_process_that_cannot_boot(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
