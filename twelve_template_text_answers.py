@@ -59,7 +59,10 @@ class TextAnswers(Extension):
         root = _template_root()
         self.sources = set(_strings(json.loads((root / "cookiecutter.json").read_text())))
         self.sources.update(p.read_text(encoding="utf-8") for p in (root / "hooks").glob("*.py"))
-        self.names = {p.name for p in root.rglob("*")}
+        # The names cookiecutter renders: the template root's and those below it (not the
+        # whole repository: its .git and virtualenvs hold many thousands of files).
+        tree = root / PROJECT_FOLDER
+        self.names = {tree.name} | {p.name for p in tree.rglob("*")}
         sys.path.insert(0, str(root / "hooks"))
         import answers  # the same rules as the hooks
 

@@ -31,14 +31,23 @@ PROJECTS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
 }
 CHECKS = {
-    "tests": ["uv", "run", "--locked", "pytest", "-q", "-p", "no:cacheprovider"],
+    # -m "": every tier, the slow one too (the project's own default is the fast tier).
+    "tests": ["uv", "run", "--locked", "pytest", "-q", "-p", "no:cacheprovider", "-m", ""],
     "ruff": ["uv", "run", "--locked", "ruff", "check", "--no-cache", "."],
     "format": ["uv", "run", "--locked", "ruff", "format", "--check", "--no-cache", "."],
     "mypy": ["uv", "run", "--locked", "mypy"],
 }
 
 
-@pytest.fixture(scope="module", params=list(PROJECTS.values()), ids=list(PROJECTS))
+@pytest.fixture(
+    scope="module",
+    # One test worker takes all of a project's checks: one render and one sync each.
+    params=[
+        pytest.param(p, marks=pytest.mark.xdist_group(f"generated-{n}"))
+        for n, p in PROJECTS.items()
+    ],
+    ids=list(PROJECTS),
+)
 def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     engine, data = request.param
     out = tmp_path_factory.mktemp("generated")

@@ -193,6 +193,8 @@ PROJECT_TESTS = [
     "tests/test_admin.py",
     "tests/test_demo.py",
 ]
+# -m "": every tier of those files, the slow tests too (the project's default is the fast one).
+PYTEST = ["uv", "run", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-m", ""]
 
 
 @dataclass(frozen=True)
@@ -441,7 +443,7 @@ def test_ordinary_changes_merge_with_a_release_without_conflicts(
     run(project, "uv", "run", "ruff", "check", *touched)
     run(project, "uv", "run", "ruff", "format", "--check", *touched)
     run(project, "uv", "run", "mypy")
-    run(project, "uv", "run", "pytest", "-q", "-x", "-p", "no:cacheprovider", *PROJECT_TESTS)
+    run(project, *PYTEST, *PROJECT_TESTS)
 
 
 def test_team_files_are_what_copier_skips() -> None:

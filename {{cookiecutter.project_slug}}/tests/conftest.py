@@ -44,6 +44,14 @@ settings.register_profile(
 settings.load_profile("service")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """On CI every tier runs: the slow tier that pyproject.toml's addopts leave out
+    (`-m "not slow"`, the fast local loop) is put back, whatever command the CI runs."""
+    on_ci = os.environ.get("CI", "").lower() == "true"  # as GitHub and GitLab set it
+    if on_ci and config.option.markexpr == "not slow":
+        config.option.markexpr = ""
+
+
 @pytest.fixture(scope="session", autouse=True)
 def built_assets() -> None:
     """The app serves bin/build's output: build it once if it is missing (xdist-safe)."""

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import insert, select
 
 from {{ cookiecutter.project_slug }}.db import create_sync_engine, jobs, sessions
@@ -87,6 +88,7 @@ def readme_task_example() -> str:
     return readme[start : readme.index("```", start)]
 
 
+@pytest.mark.slow
 def test_a_new_file_in_the_admin_folder_is_a_new_task(
     tmp_path: Path, sqlite_database_url: str
 ) -> None:
@@ -128,6 +130,7 @@ def test_console_has_settings_and_database_ready(sqlite_database_url: str) -> No
     assert "hunter2-password" not in result.stdout
 
 
+@pytest.mark.slow
 def test_console_has_the_session_store_ready(sqlite_database_url: str) -> None:
     migrated(sqlite_database_url)
     script = (
@@ -212,6 +215,7 @@ def row(data: str, *, created: int = -60, expires: int = 3600) -> dict[str, Any]
     }
 
 
+@pytest.mark.slow
 def test_fix_bad_records_reports_then_fixes_in_one_go(database_url: str) -> None:
     migrated(database_url)
     good = {"a" * 64: row(json.dumps({"visits": 3})), "b" * 64: row("{}")}
@@ -239,6 +243,7 @@ def test_fix_bad_records_reports_then_fixes_in_one_go(database_url: str) -> None
     assert session_keys(database_url) == set(good)
 
 
+@pytest.mark.slow
 def test_purge_expired_sessions_keeps_live_ones(database_url: str) -> None:
     migrated(database_url)
     live, expired = "a" * 64, "b" * 64

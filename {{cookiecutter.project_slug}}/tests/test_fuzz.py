@@ -25,6 +25,8 @@ from {{ cookiecutter.project_slug }}.app import create_app
 
 from helpers import build_assets_once, make_settings
 
+pytestmark = pytest.mark.slow  # the slow tier: CI runs it, `-m ""` locally
+
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))  # per operation and phase
 
 

@@ -341,6 +341,7 @@ def migration_lock_held(database_url: str) -> Iterator[None]:
             yield
 
 
+@pytest.mark.slow
 def test_racing_releases_both_succeed_and_migrate_once(database_url: str) -> None:
     env = process_env(database_url)
     command = [str(ADMIN), "migrate"]
@@ -359,6 +360,7 @@ def test_racing_releases_both_succeed_and_migrate_once(database_url: str) -> Non
     assert revisions(database_url) == set(head_revisions())
 
 
+@pytest.mark.slow
 def test_migrate_gives_up_when_another_holds_the_lock_too_long(
     postgres_database_url: str,
 ) -> None:
@@ -371,6 +373,7 @@ def test_migrate_gives_up_when_another_holds_the_lock_too_long(
     assert migrate(postgres_database_url).returncode == 0  # the lock went with its holder
 
 
+@pytest.mark.slow
 def test_migrate_does_not_queue_behind_live_traffic_forever(postgres_database_url: str) -> None:
     assert migrate(postgres_database_url).returncode == 0
     with psycopg.connect(postgres_database_url) as other:  # a long transaction holds a lock
@@ -388,6 +391,7 @@ def test_bad_arguments_change_nothing(sqlite_database_url: str) -> None:
     assert not Path(sqlite_database_url.removeprefix("sqlite:///")).exists()
 
 
+@pytest.mark.slow
 def test_an_unreachable_database_fails_clearly_without_a_traceback() -> None:
     result = migrate("postgresql://nobody:hunter2@127.0.0.1:1/none")
     assert result.returncode == 1

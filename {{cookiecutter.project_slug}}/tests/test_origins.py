@@ -318,6 +318,7 @@ FETCH = "fetch(arguments[0], {method: 'POST', mode: 'no-cors', credentials: 'inc
 
 
 @SQLITE
+@pytest.mark.slow
 def test_a_real_browser_posts_from_the_services_page_and_not_from_another_origin(
     chromium: WebDriver, pages: Callable[[str, str], str], session_store_url: str
 ) -> None:

@@ -36,6 +36,8 @@ from servers import (
     started,
 )
 
+pytestmark = pytest.mark.slow  # the slow tier: CI runs it, `-m ""` locally
+
 PREFIX = stores.RedisCommands.prefix
 
 

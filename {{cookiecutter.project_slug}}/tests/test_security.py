@@ -173,6 +173,7 @@ def scheme_seen(url: str) -> str:
     return str(response.json()["url"]).split(":")[0]
 
 
+@pytest.mark.slow
 def test_x_forwarded_proto_is_believed_from_trusted_proxies_only(
     serve: Callable[..., str],
 ) -> None:
@@ -199,6 +200,7 @@ def mapped(address: str) -> set[str]:
     return {address, f"::ffff:{address}"}
 
 
+@pytest.mark.slow
 def test_heroku_preset_takes_the_client_from_the_hop_the_router_appended(
     serve: Callable[..., str],
 ) -> None:
@@ -215,6 +217,7 @@ def test_heroku_preset_takes_the_client_from_the_hop_the_router_appended(
     assert without["scheme"] == "http"
 
 
+@pytest.mark.slow
 def test_two_hops_skip_exactly_the_two_entries_the_proxies_appended(
     serve: Callable[..., str],
 ) -> None:
@@ -226,6 +229,7 @@ def test_two_hops_skip_exactly_the_two_entries_the_proxies_appended(
     assert seen(url, x_forwarded_for="6.6.6.6")["host"] in mapped("127.0.0.1")
 
 
+@pytest.mark.slow
 def test_the_default_believes_a_local_proxy_and_no_other_peer(serve: Callable[..., str]) -> None:
     url = serve()  # FORWARDED_ALLOW_IPS=127.0.0.1,::1
     headers = {"x_forwarded_for": "6.6.6.6, 203.0.113.7", "x_forwarded_proto": "https"}

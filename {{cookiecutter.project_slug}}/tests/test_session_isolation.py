@@ -21,9 +21,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx2
+import pytest
 
 from helpers import ROOT, process_command, process_env
 from servers import free_port, wait_until
+
+pytestmark = pytest.mark.slow  # the slow tier: CI runs it, `-m ""` locally
 
 USERS = 8
 ROUNDS = 4  # notes per user; each also reads /api/me and /api/isolation-notes back

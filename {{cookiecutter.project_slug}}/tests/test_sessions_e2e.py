@@ -15,9 +15,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx2
+import pytest
 
 from helpers import ROOT, WITH_TEST_ROUTES, process_command, process_env
 from servers import free_port, wait_until
+
+pytestmark = pytest.mark.slow  # the slow tier: CI runs it, `-m ""` locally
 
 
 @contextmanager

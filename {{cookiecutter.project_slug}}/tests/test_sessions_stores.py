@@ -65,6 +65,7 @@ def test_records_expire_after_their_ttl(session_store_url: str) -> None:
     run_with_store(session_store_url, steps)
 
 
+@pytest.mark.slow  # 5.5 s of waiting per store
 def test_reading_slides_the_idle_expiry(session_store_url: str) -> None:
     key = store_key(new_id())
 
@@ -257,6 +258,7 @@ sys.exit(asyncio.run(main(sys.argv[1], sys.argv[2:])))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("session_store_url", ["sqlite", "postgresql"], indirect=True)
 def test_database_store_takes_32_concurrent_writers_in_2_processes(
     session_store_url: str,

@@ -333,6 +333,7 @@ def test_the_project_holds_every_factor(copy: Path) -> None:
     assert all(v.evidence for v in verdicts)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("factors", "breakage"), BREAKAGES.values(), ids=BREAKAGES.keys())
 def test_each_rule_names_its_factor(copy: Path, factors: set[str], breakage: Breakage) -> None:
     breakage(copy)
@@ -392,6 +393,7 @@ def without_the_demo(copy: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return copy
 
 
+@pytest.mark.slow
 def test_live_checks_boot_stop_and_share_a_session(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, copy: Path
 ) -> None:
@@ -405,6 +407,7 @@ def test_live_checks_boot_stop_and_share_a_session(
     assert "shared a session" in verdicts["VI"].evidence
 
 
+@pytest.mark.slow
 def test_live_check_fails_a_web_process_that_cannot_boot(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -111,6 +111,7 @@ def test_serves_healthz_on_ipv4_and_ipv6(web: Web) -> None:
         assert ipv6.status_code == 200
 
 
+@pytest.mark.slow
 def test_sigterm_drains_the_in_flight_request_and_exits_0(web: Web, tmp_path: Path) -> None:
     started = tmp_path / "started"
     result: dict[str, httpx2.Response] = {}
@@ -160,6 +161,7 @@ def test_bad_settings_stop_it_before_it_binds(tmp_path: Path) -> None:
     assert "Listening" not in message  # it never bound
 
 
+@pytest.mark.slow
 def test_sigterm_keeps_idle_keep_alive_connections_for_the_drain(web: Web) -> None:
     """A request that reaches an idle keep-alive connection just as shutdown begins (sent
     before SIGTERM, not yet read by a busy worker) is answered: web.py's DrainingServer

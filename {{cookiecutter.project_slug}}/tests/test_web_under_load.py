@@ -21,9 +21,12 @@ from http.client import HTTPException, HTTPResponse
 from pathlib import Path
 
 import httpx2
+import pytest
 
 from helpers import ROOT, process_command, process_env
 from servers import free_port
+
+pytestmark = pytest.mark.slow  # the slow tier: CI runs it, `-m ""` locally
 
 CLIENTS = 16
 MID_REQUEST_CLIENTS = 4  # of them, sending a request when the signal comes

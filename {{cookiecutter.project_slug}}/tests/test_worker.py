@@ -95,6 +95,7 @@ def test_runs_queued_jobs_and_exits_0_on_sigterm(
     assert "worker stopped" in output
 
 
+@pytest.mark.slow
 def test_finishes_the_job_in_hand_on_sigterm(engine: Engine, worker: subprocess.Popen[str]) -> None:
     with engine.begin() as connection:
         slow = enqueue(connection, "greet", username="ada", work_seconds=2)
@@ -106,6 +107,7 @@ def test_finishes_the_job_in_hand_on_sigterm(engine: Engine, worker: subprocess.
     assert status(engine, waiting) == "queued"  # not started after SIGTERM; the next worker will
 
 
+@pytest.mark.slow
 def test_a_failing_job_is_recorded_and_the_worker_goes_on(
     engine: Engine, worker: subprocess.Popen[str]
 ) -> None:
@@ -317,6 +319,7 @@ def worker_processes() -> Iterator[list[WorkerProcess]]:
         process.stop()
 
 
+@pytest.mark.slow
 def test_a_worker_stopped_past_its_lease_loses_the_job_and_its_result(
     database_url: str,
     engine: Engine,
@@ -373,6 +376,7 @@ def test_a_job_whose_lease_was_lost_is_not_handed_back(
     assert [m for m in messages if m.startswith("job handed back")] == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("skew", ["+5m", "-5m"])
 def test_a_worker_with_a_skewed_clock_keeps_leases_on_the_database_clock(
     postgres_database_url: str,
