@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx2
 
-from helpers import ROOT, process_command, process_env
+from helpers import ROOT, WITH_TEST_ROUTES, process_command, process_env
 from servers import free_port
 
 CLIENTS = 16
@@ -48,6 +48,7 @@ def start_web(tmp_path: Path, redis_url: str) -> tuple[subprocess.Popen[bytes], 
         SESSION_STORE_URL=redis_url,
         SESSION_COOKIE_SECURE="false",  # plain HTTP here: the clients must send the cookie
         LOG_LEVEL="WARNING",
+        PYTHONPATH=WITH_TEST_ROUTES,  # POST /test/session/count counts in the session
     )
     log = (tmp_path / "web.log").open("wb")
     process = subprocess.Popen(process_command("web"), cwd=ROOT, env=env, stdout=log, stderr=log)
@@ -69,7 +70,7 @@ def visit_until_refused(url: str, tally: Tally, done: threading.Event) -> None:
         while not done.is_set():
             sent = time.monotonic()
             try:
-                outcome: int | str = client.post("/api/visits").status_code
+                outcome: int | str = client.post("/test/session/count").status_code
             except httpx2.TransportError as error:
                 outcome = type(error).__name__
             tally.results.append((sent, outcome))
