@@ -91,7 +91,9 @@ BREAKAGES: dict[str, tuple[str, Breakage]] = {
     ),
     "an environment read outside the settings": (
         "III",
-        lambda root: append(root, f"{SRC}/demo.py", "\nimport os\n\nDEBUG = os.getenv('DEBUG')\n"),
+        lambda root: append(
+            root, f"{SRC}/routes.py", "\nimport os\n\nDEBUG = os.getenv('DEBUG')\n"
+        ),
     ),
     "an environment read in an admin task": (
         "III",
@@ -107,7 +109,7 @@ BREAKAGES: dict[str, tuple[str, Breakage]] = {
     ),
     "a service address in the code": (
         "IV",
-        lambda root: append(root, f"{SRC}/demo.py", '\nCACHE = "redis://localhost:6379/0"\n'),
+        lambda root: append(root, f"{SRC}/routes.py", '\nCACHE = "redis://localhost:6379/0"\n'),
     ),
     "a URL setting with a default": (
         "IV",
@@ -123,7 +125,7 @@ BREAKAGES: dict[str, tuple[str, Breakage]] = {
     ),
     "the web importing the migration tool": (
         "V",
-        lambda root: append(root, f"{SRC}/demo.py", "\nimport alembic  # noqa\n"),
+        lambda root: append(root, f"{SRC}/routes.py", "\nimport alembic  # noqa\n"),
     ),
     "no build step in the image": (
         "V",
@@ -131,7 +133,7 @@ BREAKAGES: dict[str, tuple[str, Breakage]] = {
     ),
     "the web writing local files": (
         "VI",
-        lambda root: append(root, f"{SRC}/demo.py", '\nopen("var/visits.txt", "a")\n'),
+        lambda root: append(root, f"{SRC}/routes.py", '\nopen("var/visits.txt", "a")\n'),
     ),
     "a fixed port": (
         "VII",
@@ -158,7 +160,7 @@ BREAKAGES: dict[str, tuple[str, Breakage]] = {
     "a log file": (
         "XI",
         lambda root: append(
-            root, f"{SRC}/demo.py", '\nimport logging\n\nlogging.FileHandler("app.log")\n'
+            root, f"{SRC}/routes.py", '\nimport logging\n\nlogging.FileHandler("app.log")\n'
         ),
     ),
     "an admin task bin/admin cannot run": (
