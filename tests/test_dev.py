@@ -3,7 +3,9 @@
 A project with a worker gets a .env naming one port and one pair of databases; bin/dev
 then runs with another port and pair in its real environment. The release step must
 migrate the environment's databases, the web process must serve on the environment's port
-and keep its sessions in the environment's store, and no process may touch .env's.
+and keep its sessions in the environment's store, and no process may touch .env's. The
+web process gets the project's test-only session routes (tests/extra_routes.py), so the
+test does not depend on the demo, which a project may delete.
 """
 
 from __future__ import annotations
@@ -48,9 +50,9 @@ def wait_for_healthz(port: int, dev: subprocess.Popen[bytes]) -> None:
 
 
 def post_visit(port: int) -> str:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/visits", method="POST")
-    with urllib.request.urlopen(request) as response:
-        assert json.loads(response.read()) == {"visits": 1}
+    url = f"http://127.0.0.1:{port}/test/session/count"
+    with urllib.request.urlopen(urllib.request.Request(url, method="POST")) as response:
+        assert json.loads(response.read()) == {"count": 1}
         cookie: str = response.headers["set-cookie"]
         return cookie
 
@@ -83,6 +85,7 @@ def test_the_real_environment_beats_dotenv_in_every_process(project: Path, tmp_p
         "PORT": str(real_port),
         "DATABASE_URL": f"sqlite:///{database}",
         "SESSION_STORE_URL": f"sqlite:///{sessions}",
+        "PYTHONPATH": f"{project / 'tests' / 'with_test_routes'}:{project / 'tests'}",
     }
     log = tmp_path / "dev.log"
     with log.open("wb") as sink:

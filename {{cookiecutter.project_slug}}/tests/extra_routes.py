@@ -2,7 +2,8 @@
 """Test-only endpoints; production code has none of them and no switch for them.
 
 `session` drives the session API itself (read, change, rotate the ID, end), so the
-session tests do not depend on the demo, which a project deletes. `slow` holds a request
+session tests do not depend on the demo, which a project deletes; `notes` is a path with
+GET and POST and a JSON body, for the tests of 405s and bad bodies. `slow` holds a request
 in flight, for the shutdown tests; `body` reads a whole request body, for the body-limit
 tests; `url` shows the URL the app sees (scheme and host as believed from the proxy
 headers), and `client` the client address and scheme, for the proxy tests.
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response, status
+from pydantic import BaseModel, ConfigDict
 
 from {{ cookiecutter.project_slug }}.sessions import SessionDep
 
@@ -48,6 +50,28 @@ async def log_out(data: SessionDep) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+notes = APIRouter(prefix="/test/notes")
+
+
+class Note(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is an error, not ignored
+
+    text: str
+
+
+@notes.get("")
+async def read_notes(data: SessionDep) -> list[str]:
+    """The notes of this session; reading them changes nothing."""
+    found = data.get("notes", [])
+    return [str(note) for note in found] if isinstance(found, list) else []
+
+
+@notes.post("")
+async def add_note(note: Note, data: SessionDep) -> list[str]:
+    data["notes"] = [*await read_notes(data), note.text]
+    return list(data["notes"])
+
+
 async def slow(started: str, seconds: float) -> dict[str, float]:
     """Touches `started` (so the test knows the request is in flight), then sleeps."""
     Path(started).touch()
@@ -75,6 +99,7 @@ async def client(request: Request) -> dict[str, object]:
 
 def add_test_routes(app: FastAPI) -> None:
     app.include_router(session)
+    app.include_router(notes)
     app.add_api_route("/test/slow", slow)
     app.add_api_route("/test/body", body, methods=["POST"])
     app.add_api_route("/test/url", url)

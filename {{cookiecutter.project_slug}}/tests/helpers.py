@@ -2,6 +2,7 @@
 """What the tests share beside fixtures: the project's processes, settings and a browser.
 
 - `procfile()` and `process_command()`: the Procfile, read one way.
+- `team_values()`: the values tests give the service's own settings (settings.py).
 - `process_env()`: the environment of a process under test, built one way.
 - `make_settings()`: validated settings for an app built in the test process.
 - `run_with_store()`: a session store's calls, on a fresh store.
@@ -31,6 +32,8 @@ TESTS = ROOT / "tests"
 # PYTHONPATH that gives a web process the routes of tests/extra_routes.py.
 WITH_TEST_ROUTES = f"{TESTS / 'with_test_routes'}{os.pathsep}{TESTS}"
 SECRET_KEY = "test-secret-key-" + "x" * 32
+# .env.example's line above the service's own variables (settings.py's ServiceSettings).
+YOUR_VARIABLES = "# Your service's own variables"
 T = TypeVar("T")
 PROCFILE_LINE = re.compile(r"(?P<name>[A-Za-z0-9_-]{1,63}):\s*(?P<command>\S.*)")
 
@@ -51,6 +54,25 @@ def process_command(name: str) -> list[str]:
     return shlex.split(procfile()[name])
 
 
+def team_values() -> dict[str, str]:
+    """The service's own variables as the tests set them: .env.example's values below its
+    "your variables" line (NAME=value; an empty value stays unset, as in .env).
+
+    This is the one place the tests take them from, so a required setting (no default)
+    works in every test once .env.example gives it a value that suits local use and tests,
+    e.g. PAYMENTS_URL=http://127.0.0.1:9000. A test that needs another value sets it.
+    """
+    lines = (ROOT / ".env.example").read_text(encoding="utf-8").splitlines()
+    starts = [n for n, line in enumerate(lines) if line.startswith(YOUR_VARIABLES)]
+    assert starts, f".env.example has no line starting {YOUR_VARIABLES!r}"
+    values: dict[str, str] = {}
+    for line in lines[starts[0] + 1 :]:
+        name, sep, value = line.partition("=")
+        if sep and value and not line.startswith("#"):
+            values[name.strip()] = value
+    return values
+
+
 def process_env(
     database_url: str = "sqlite:///var/unused.sqlite3", **values: str
 ) -> dict[str, str]:
@@ -58,19 +80,23 @@ def process_env(
 
     It is this process's environment without the settings variables a developer's shell
     may export (they would leak into the test), plus a valid configuration on
-    `database_url` (also the session store) and `values`, e.g. `PORT="8001"`.
+    `database_url` (also the session store), the service's own `team_values()` and
+    `values`, e.g. `PORT="8001"`.
     """
     env = {
         key: value for key, value in os.environ.items() if key.lower() not in Settings.model_fields
     }
+    env.update(team_values())
     env.update(SECRET_KEY=SECRET_KEY, DATABASE_URL=database_url, SESSION_STORE_URL=database_url)
     env.update(values)
     return env
 
 
 def make_settings(session_store_url: str, **overrides: object) -> Settings:
-    """Settings for an app under test; nothing read from the environment or .env."""
+    """Settings for an app under test; nothing read from the environment or .env (the
+    service's own settings get `team_values()`)."""
     values: dict[str, object] = {
+        **{name.lower(): value for name, value in team_values().items()},
         "secret_key": SECRET_KEY,
         "database_url": "sqlite:///var/test.sqlite3",
         "session_store_url": session_store_url,

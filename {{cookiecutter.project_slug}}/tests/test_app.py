@@ -20,16 +20,17 @@ from {{ cookiecutter.project_slug }} import logs
 from {{ cookiecutter.project_slug }}.app import TITLE, create_app
 from {{ cookiecutter.project_slug }}.config import Settings
 
+from helpers import make_settings
+
 GENERATED_ID = re.compile(r"[0-9a-f]{32}")
 
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+    return make_settings(
+        "sqlite:///var/test-sessions.sqlite3",
         secret_key=SecretStr("t" * 40),
         database_url="sqlite:///var/test.sqlite3",
-        session_store_url="sqlite:///var/test-sessions.sqlite3",
     )
 
 

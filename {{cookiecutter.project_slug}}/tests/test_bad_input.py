@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from {{ cookiecutter.project_slug }} import logs, request_log
 from {{ cookiecutter.project_slug }}.app import create_app
 
+from extra_routes import count
 from helpers import ROOT, WITH_TEST_ROUTES, make_settings, process_command, process_env
 from servers import free_port
 
@@ -48,7 +49,8 @@ class Signup(BaseModel):
 
 
 def build_app(tmp_path: Path, **overrides: object) -> FastAPI:
-    """The real app plus test-only routes: one that reads the body, one that validates it."""
+    """The real app plus test-only routes: one that reads the body, one that validates it,
+    one that writes the session."""
     url = f"sqlite:///{tmp_path}/sessions.sqlite3"
     app = create_app(make_settings(url, max_request_body_bytes=LIMIT, **overrides))
     app.state.reads = 0
@@ -63,6 +65,7 @@ def build_app(tmp_path: Path, **overrides: object) -> FastAPI:
     app.add_api_route("/test/body", body, methods=["POST"])
     app.add_api_route("/test/signup", signup, methods=["POST"])
     app.add_api_route("/test/files/{name}", body, methods=["GET"])
+    app.add_api_route("/test/session/count", count, methods=["POST"])
     return app
 
 
@@ -85,7 +88,7 @@ def test_a_body_at_the_limit_is_read_whole(client: TestClient) -> None:
     assert (response.status_code, response.json()) == (200, {"bytes": LIMIT})
 
 
-@pytest.mark.parametrize("path", ["/test/body", "/api/visits"])
+@pytest.mark.parametrize("path", ["/test/body", "/test/session/count"])
 def test_a_declared_length_past_the_limit_is_refused_unread(
     client: TestClient, app: FastAPI, path: str
 ) -> None:

@@ -11,6 +11,8 @@ import pytest
 
 from {{ cookiecutter.project_slug }}.config import Settings, load_settings
 
+from helpers import team_values
+
 SECRET = "s3cret-" + "k" * 40
 VALID = {
     "SECRET_KEY": SECRET,
@@ -21,9 +23,12 @@ VALID = {
 
 @pytest.fixture(autouse=True)
 def environ(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """A clean environment: only what each test sets (the shell's settings do not leak in)."""
+    """A clean environment: only what each test sets (the shell's settings do not leak in),
+    beside the service's own settings (`team_values()`)."""
     for field in Settings.model_fields:
         monkeypatch.delenv(field.upper(), raising=False)
+    for name, value in team_values().items():
+        monkeypatch.setenv(name, value)
     return monkeypatch
 
 

@@ -25,6 +25,7 @@ from starlette.types import Message, Receive, Scope, Send
 from {{ cookiecutter.project_slug }}.app import create_app
 from {{ cookiecutter.project_slug }}.security import ForwardedHeaders
 
+from extra_routes import add_test_routes
 from helpers import ROOT, WITH_TEST_ROUTES, make_settings, process_command, process_env
 from servers import free_port
 
@@ -38,7 +39,10 @@ SECURITY_HEADERS = {
 
 
 def app_for(tmp_path: Path, **settings: object) -> FastAPI:
-    return create_app(make_settings(f"sqlite:///{tmp_path}/sessions.sqlite3", **settings))
+    """The app with the test-only routes (tests/extra_routes.py), not the demo's."""
+    app = create_app(make_settings(f"sqlite:///{tmp_path}/sessions.sqlite3", **settings))
+    add_test_routes(app)
+    return app
 
 
 def client(app: FastAPI, host: str = "testserver") -> TestClient:
@@ -55,10 +59,10 @@ def test_every_response_carries_the_security_headers(tmp_path: Path) -> None:
     with client(app) as browser:
         responses = [
             browser.get("/healthz"),
-            browser.get("/"),
+            browser.get("/test/notes"),
             browser.get("/no/such/page"),  # 404
-            browser.request("OPTIONS", "/api/visits"),  # 405
-            browser.post("/api/login", json={}),  # 422
+            browser.request("OPTIONS", "/test/notes"),  # 405
+            browser.post("/test/notes", json={}),  # 422
             browser.get("/test/boom"),  # 500 from RequestLogMiddleware
         ]
     assert [r.status_code for r in responses] == [200, 200, 404, 405, 422, 500]
@@ -87,7 +91,7 @@ def test_allowed_hosts(tmp_path: Path) -> None:
         ("example.com.evil.example", 400),
     ]:
         with client(app, host) as browser:
-            response = browser.get("/api/visits")
+            response = browser.get("/test/notes")
             assert response.status_code == status, host
             if status == 400:
                 assert response.json() == {"detail": "Invalid host header"}
@@ -98,7 +102,7 @@ def test_allowed_hosts(tmp_path: Path) -> None:
 
 def test_any_host_is_served_when_allowed_hosts_is_empty(tmp_path: Path) -> None:
     with client(app_for(tmp_path), "anything.example") as browser:
-        assert browser.get("/api/visits").status_code == 200
+        assert browser.get("/test/notes").status_code == 200
 
 
 @pytest.mark.parametrize("docs", [True, False])
@@ -112,23 +116,23 @@ def test_api_docs_can_be_turned_off(tmp_path: Path, docs: bool) -> None:
 
 def test_405_names_every_method_of_the_path(tmp_path: Path) -> None:
     with client(app_for(tmp_path)) as browser:
-        response = browser.request("OPTIONS", "/api/visits")
+        response = browser.request("OPTIONS", "/test/notes")
         assert response.status_code == 405
         assert response.headers["allow"] == "GET, POST"
         assert response.json() == {"detail": "Method Not Allowed"}
-        assert browser.delete("/api/login").headers["allow"] == "POST"
+        assert browser.delete("/test/session/login").headers["allow"] == "POST"
 
 
 def test_a_body_that_is_not_utf8_is_a_documented_400(tmp_path: Path) -> None:
     with client(app_for(tmp_path)) as browser:
         response = browser.post(
-            "/api/login",
-            content=b'{"username": "\xff"}',
+            "/test/notes",
+            content=b'{"text": "\xff"}',
             headers={"content-type": "application/json"},
         )
         assert response.status_code == 400
         assert response.json() == {"detail": "There was an error parsing the body"}
-        operation = browser.get("/openapi.json").json()["paths"]["/api/login"]["post"]
+        operation = browser.get("/openapi.json").json()["paths"]["/test/notes"]["post"]
     assert "400" in operation["responses"]
 
 

@@ -3,7 +3,8 @@
 
 The real web process (the Procfile's command, one worker, so every request shares one
 event loop and the store's batches and pipelines), with a team's notes endpoint added the
-README's way (a router of its own, included in `routes.install`). Logged-in users post
+README's way (a router of its own, included in `routes.install`, with its own login, so
+the test does not depend on the demo a project deletes). Logged-in users post
 notes and read them back while hostile clients send lone surrogates and NULs, malformed
 JSON, forged, truncated and tampered cookies, and hang up mid-request. Every user only ever
 sees their own username and notes, every innocent request succeeds, and no hostile one
@@ -29,14 +30,16 @@ from servers import free_port, wait_until
 pytestmark = pytest.mark.slow  # the slow tier: CI runs it, `-m ""` locally
 
 USERS = 8
-ROUNDS = 4  # notes per user; each also reads /api/me and /api/isolation-notes back
+ROUNDS = 4  # notes per user; each also reads /api/isolation-me and -notes back
 HOSTILES = 4  # each tampers with the cookies of two users
 
 # A team's module and its line in routes.py, as a project would write them (under a path
 # of the test's own, so a project's real /api/notes does not shadow it).
 NOTES_MODULE = """
-from fastapi import APIRouter
-from pydantic import BaseModel
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, StringConstraints
 
 from {{ cookiecutter.project_slug }}.sessions import SessionDep
 
@@ -45,6 +48,24 @@ router = APIRouter()
 
 class Note(BaseModel):
     text: str
+
+
+class Login(BaseModel):
+    username: Annotated[str, StringConstraints(min_length=1, pattern=r"^[^\\x00-\\x20]+$")]
+
+
+@router.post("/api/isolation-login")
+async def login(body: Login, session: SessionDep) -> dict[str, str]:
+    session.regenerate()  # a login rotates the session ID
+    session["username"] = body.username
+    return {"username": body.username}
+
+
+@router.get("/api/isolation-me")
+async def me(session: SessionDep) -> dict[str, str]:
+    if not isinstance(username := session.get("username"), str):
+        raise HTTPException(401, "not logged in")
+    return {"username": username}
 
 
 @router.post("/api/isolation-notes")
@@ -136,13 +157,13 @@ async def user(base: str, name: str, cookies: dict[str, str]) -> list[str]:
     """Log in as `name`, then post and read back notes; returns what went wrong."""
     client, wrong, notes = Client(base), [], []
     try:
-        await client.send("POST", "/api/login", json={"username": name})
+        await client.send("POST", "/api/isolation-login", json={"username": name})
         assert client.cookie is not None
         cookies[name] = client.cookie
         for n in range(ROUNDS):
             notes.append(f"{name}: note {n}, Zoë ✓")
             await client.send("POST", "/api/isolation-notes", json={"text": notes[-1]})
-            me = (await client.send("GET", "/api/me")).json()
+            me = (await client.send("GET", "/api/isolation-me")).json()
             seen = (await client.send("GET", "/api/isolation-notes")).json()
             if me != {"username": name} or seen != {"notes": notes}:
                 wrong.append(f"{name} saw {me} and {seen}")
@@ -176,7 +197,7 @@ async def hostile(base: str, n: int, cookies: dict[str, str]) -> list[str]:
     hangs up mid-request. Returns what went wrong."""
     client, wrong = Client(base), []
     try:
-        await client.send("POST", "/api/login", json={"username": f"mallory{n}\u0000"})
+        await client.send("POST", "/api/isolation-login", json={"username": f"mallory{n}\u0000"})
         for body, statuses in BAD_BODIES:
             status = (await client.send("POST", "/api/isolation-notes", content=body)).status_code
             if status not in statuses:
@@ -197,7 +218,7 @@ async def forge(client: Client, victim: str, cookie: str) -> list[str]:
     wrong = []
     for forged in tampered(cookie):
         client.cookie = forged
-        me = await client.send("GET", "/api/me")
+        me = await client.send("GET", "/api/isolation-me")
         notes = await client.send("GET", "/api/isolation-notes")
         if me.status_code != 401 or notes.json() != {"notes": []}:
             wrong.append(f"forged {victim} cookie gave {me.status_code} {me.text} {notes.text}")
@@ -215,7 +236,7 @@ async def hang_up(base: str, cookie: str | None) -> None:
     for request in (
         head.encode() + b"content-length: 100\r\n\r\n" + body,  # the body never ends
         head.encode() + f"content-length: {len(body)}\r\n\r\n".encode() + body,  # no read
-        b"GET /api/me HTTP/1.1\r\nhost: ",  # headers cut off
+        b"GET /api/isolation-me HTTP/1.1\r\nhost: ",  # headers cut off
     ):
         _, writer = await asyncio.open_connection(host, int(port))
         writer.write(request)

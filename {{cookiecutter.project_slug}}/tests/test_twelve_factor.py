@@ -22,6 +22,8 @@ import pytest
 
 import twelve_factor_check
 
+from helpers import team_values
+
 PROJECT = Path(__file__).resolve().parents[1]
 PACKAGE = "{{ cookiecutter.project_slug }}"
 SRC = f"src/{PACKAGE}"
@@ -357,6 +359,7 @@ def test_the_admin_task_exits_1_naming_the_factor(copy: Path, tmp_path: Path) ->
     replace(copy, "Procfile", "release: bin/admin", "release: python3 -m the_admin")
     env = {
         **os.environ,
+        **team_values(),
         "SECRET_KEY": "x" * 40,
         "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
         "SESSION_STORE_URL": f"sqlite:///{tmp_path}/sessions.sqlite3",
@@ -371,6 +374,7 @@ def test_the_admin_task_exits_1_naming_the_factor(copy: Path, tmp_path: Path) ->
 def live_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Settings for the web processes the live checks start: a migrated SQLite store."""
     for name, value in {
+        **team_values(),
         "SECRET_KEY": "x" * 40,
         "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
         "SESSION_STORE_URL": f"sqlite:///{tmp_path}/sessions.sqlite3",

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from helpers import ROOT, process_command, process_env
+from helpers import ROOT, WITH_TEST_ROUTES, process_command, process_env
 from servers import free_port
 
 pytestmark = pytest.mark.slow  # the slow tier: CI runs it, `-m ""` locally
@@ -51,6 +51,7 @@ def start_web(tmp_path: Path, redis_url: str) -> tuple[subprocess.Popen[bytes], 
         SESSION_STORE_URL=redis_url,
         SESSION_COOKIE_SECURE="false",  # plain HTTP here: the clients must send the cookie
         LOG_LEVEL="WARNING",
+        PYTHONPATH=WITH_TEST_ROUTES,  # POST /test/session/count counts in the session
     )
     log = (tmp_path / "web.log").open("wb")
     process = subprocess.Popen(process_command("web"), cwd=ROOT, env=env, stdout=log, stderr=log)
@@ -72,7 +73,7 @@ def visit_until_refused(url: str, tally: Tally, done: threading.Event) -> None:
         while not done.is_set():
             sent = time.monotonic()
             try:
-                outcome: int | str = client.post("/api/visits").status_code
+                outcome: int | str = client.post("/test/session/count").status_code
             except httpx2.TransportError as error:
                 outcome = type(error).__name__
             tally.results.append((sent, outcome))
