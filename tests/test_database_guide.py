@@ -17,7 +17,7 @@ import textwrap
 from pathlib import Path
 
 from helpers import PROJECT_ENV, render_cookiecutter, run, sync
-from test_update import edit
+from updates import edit
 
 SLUG = "my_service"
 PACKAGE = Path("src") / SLUG

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_update import (  # the same throwaway template, engines and isolation
+from updates import (  # the same throwaway template, engines and isolation
     ENGINES,
     SLUG,
     answers,

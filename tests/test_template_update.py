@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from test_update import (  # the same throwaway template, releases and isolation
+from updates import (  # the same throwaway template, releases and isolation
     ANSWERS_FILE,
     TEAM_NOTES_EDIT,
     answers,

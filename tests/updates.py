@@ -1,7 +1,9 @@
 """What the update tests share: a throwaway copy of the committed template, projects
 generated from it by either engine, git, and a home folder of each test's own.
 
-test_update.py, test_update_check.py, test_local_checkout.py and test_ownership.py use it.
+test_update.py, test_update_check.py, test_local_checkout.py, test_ownership.py,
+test_recopy.py, test_template_update.py and test_database_guide.py use it; the releases
+v1, v2 and v3 of the throwaway template are here too.
 """
 
 from __future__ import annotations
@@ -144,3 +146,84 @@ def bin_update(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
         env=env,
         check=False,
     )
+
+
+# --- the throwaway template's releases ---------------------------------------------
+
+NOTES = "# Notes for {{ cookiecutter.project_name }}\n\n" + "".join(
+    f"Paragraph {n}.\n" for n in range(1, 7)
+)
+TEAM_GUIDE_LINE = "Local note kept by the team.\n"
+TEAM_NOTES_LINE = "Team line.\n"
+TEAM_NOTES_EDIT = "Paragraph 4, as the team put it.\n"
+V2_GUIDE_LINE = "Release two line for {{ cookiecutter.project_slug }}.\n"
+V3_GUIDE_LINE = "Release three footer.\n"
+MIGRATION = """\
+  - version: v2
+    command: ["{{ _copier_python }}", "{{ _copier_conf.src_path }}/hooks/migrate.py",
+              "{{ cookiecutter | tojson }}", "{{ _copier_conf.src_path }}",
+              rename, NOTES.md, docs/NOTES.md]
+"""
+
+
+def release_v1(tmp_path: Path) -> Path:
+    """The committed template plus a notes file (moved in v2), tagged v1."""
+    repo = committed_template(tmp_path)
+    (repo / ROOT / "NOTES.md").write_text(NOTES, encoding="utf-8")
+    edit(repo / "hooks" / "layout.yml", "always:\n", "always:\n  - NOTES.md\n")
+    commit_all(repo, "v1")
+    git(repo, "tag", "v1")
+    return repo
+
+
+def add_question(repo: Path, name: str, default: str) -> None:
+    """A new question with a default, declared for both engines."""
+    path = repo / "cookiecutter.json"
+    questions = json.loads(path.read_text(encoding="utf-8"))
+    first_private = next(i for i, key in enumerate(questions) if key.startswith("_"))
+    items = list(questions.items())
+    items.insert(first_private, (name, default))
+    path.write_text(json.dumps(dict(items), indent=2, ensure_ascii=False) + "\n")
+    question = f"{name}:\n  type: str\n  default: {json.dumps(default)}\n\n"
+    edit(repo / "copier.yml", "\ncookiecutter:\n", f"\n{question}cookiecutter:\n")
+    edit(repo / "copier.yml", "    __year:", f"    {name}: {{{{ {name} | tojson }}}}\n    __year:")
+
+
+def add_migration(repo: Path) -> None:
+    copier_yml = repo / "copier.yml"
+    text = copier_yml.read_text(encoding="utf-8")
+    if "\n_migrations: []\n" in text:
+        edit(copier_yml, "\n_migrations: []\n", f"\n_migrations:\n{MIGRATION}")
+    elif "\n_migrations:\n" in text:
+        edit(copier_yml, "\n_migrations:\n", f"\n_migrations:\n{MIGRATION}")
+    else:
+        append(copier_yml, f"_migrations:\n{MIGRATION}")
+
+
+def release_v2(repo: Path) -> None:
+    """A changed file, a new file with a new question, and a file moved by a migration."""
+    project = repo / ROOT
+    guide = project / "docs" / "guide.md"  # a template-owned file
+    title, rest = guide.read_text(encoding="utf-8").split("\n", 1)
+    guide.write_text(f"{title}\n{V2_GUIDE_LINE}{rest}", encoding="utf-8")
+    add_question(repo, "support_url", "https://support.example.invalid/")
+    (project / "docs").mkdir(exist_ok=True)
+    (project / "docs" / "support.md").write_text("Support: {{ cookiecutter.support_url }}\n")
+    git(repo, "mv", f"{ROOT}/NOTES.md", f"{ROOT}/docs/NOTES.md")
+    edit(project / "docs" / "NOTES.md", "Paragraph 1.\n", "Paragraph 1, revised in v2.\n")
+    edit(
+        repo / "hooks" / "layout.yml",
+        "  - NOTES.md\n",
+        "  - docs/NOTES.md\n  - docs/support.md\n",
+    )
+    add_migration(repo)
+    commit_all(repo, "v2")
+    git(repo, "tag", "v2")
+
+
+def release_v3(repo: Path) -> None:
+    """Edits the line the team edited in the notes; adds a line where theirs was added."""
+    edit(repo / ROOT / "docs" / "NOTES.md", "Paragraph 4.\n", "Paragraph 4, release three.\n")
+    append(repo / ROOT / "docs" / "guide.md", V3_GUIDE_LINE)
+    commit_all(repo, "v3")
+    git(repo, "tag", "v3")
