@@ -385,9 +385,10 @@ def live_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 def without_the_demo(copy: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The copy with the demo deleted (its module, and its line in routes.py), runnable:
-    this project's virtualenv and built assets, and the copy's code first on the path."""
-    (copy / SRC / "demo.py").unlink()
+    """The copy with the demo deleted (its module, and its line in routes.py) if the
+    project still has it, runnable: this project's virtualenv and built assets, and the
+    copy's code first on the path."""
+    (copy / SRC / "demo.py").unlink(missing_ok=True)
     routes = copy / SRC / "routes.py"
     lines = routes.read_text(encoding="utf-8").splitlines(keepends=True)
     routes.write_text("".join(line for line in lines if "demo" not in line), encoding="utf-8")
