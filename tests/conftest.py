@@ -25,6 +25,7 @@ def projects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 # end. Longest first, as measured; a group not listed goes after these, before the rest.
 LONGEST_FIRST = [
     "update",
+    "first_week",
     "generated-everything-on",
     "generated-defaults",
     "generated-awkward-text",

@@ -2,7 +2,7 @@
 generated from it by either engine, git, and a home folder of each test's own.
 
 test_update.py, test_update_check.py, test_local_checkout.py, test_ownership.py,
-test_recopy.py, test_template_update.py and test_database_guide.py use it; the releases
+test_recopy.py, test_template_update.py and test_first_week.py use it; the releases
 v1, v2 and v3 of the throwaway template are here too.
 """
 

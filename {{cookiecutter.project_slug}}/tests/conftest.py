@@ -155,25 +155,33 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """URL of a SQLite database at the newest revision of every migration branch: the
-    template's tables (migrations/versions/) and yours (tables.py, migrations/service/).
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file at the newest revision of every migration branch: the template's
+    tables (migrations/versions/) and yours (tables.py, migrations/service/). Nothing
+    writes to it: the two fixtures below hand out copies."""
+    path = tmp_path_factory.mktemp("migrated") / "template.sqlite3"
+    upgrade(f"sqlite:///{path}")
+    return path
 
-    Made once per session (per xdist worker) and shared: the fuzz test's app uses it, so
-    an endpoint of yours that uses a table of yours is fuzzed with nothing to write. A
-    test that must start from empty tables takes `migrated_database_url` instead.
+
+@pytest.fixture(scope="session")
+def migrated_database(migrated_template: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """URL of a migrated SQLite database made once per session (per xdist worker) and
+    shared: the fuzz test's app uses it, so an endpoint of yours that uses a table of
+    yours is fuzzed with nothing to write. It holds what the fuzz test wrote; a test that
+    must start from empty tables takes `migrated_database_url` instead.
     """
-    url = f"sqlite:///{tmp_path_factory.mktemp('migrated') / 'db.sqlite3'}"
-    upgrade(url)
-    return url
+    copy = tmp_path_factory.mktemp("shared") / "db.sqlite3"
+    shutil.copyfile(migrated_template, copy)
+    return f"sqlite:///{copy}"
 
 
 @pytest.fixture
-def migrated_database_url(migrated_database: str, tmp_path: Path) -> str:
-    """A migrated SQLite database for this test alone (a copy of `migrated_database`).
+def migrated_database_url(migrated_template: Path, tmp_path: Path) -> str:
+    """A migrated SQLite database for this test alone, with empty tables.
     For PostgreSQL, `upgrade(postgres_database_url)` (migrator.py) does the same."""
     copy = tmp_path / "migrated.sqlite3"
-    shutil.copyfile(str(make_url(migrated_database).database), copy)
+    shutil.copyfile(migrated_template, copy)
     return f"sqlite:///{copy}"
 
 

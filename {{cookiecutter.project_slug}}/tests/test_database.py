@@ -14,7 +14,18 @@ from typing import Any
 import pytest
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Column, ForeignKey, Integer, MetaData, Table, Text, event, insert, select
+from sqlalchemy import (
+    Column,
+    ForeignKey,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    event,
+    insert,
+    select,
+    text,
+)
 
 from {{ cookiecutter.project_slug }}.app import create_app
 from {{ cookiecutter.project_slug }}.database import Database
@@ -182,3 +193,14 @@ def test_an_async_dependency_on_the_database_stops_the_start(sqlite_database_url
     refused = r"current_item \(GET /test/item\) is an `async def`"
     with pytest.raises(RuntimeError, match=refused), TestClient(app):
         pass
+
+
+def test_a_test_of_its_own_gets_a_database_the_shared_one_did_not_write(
+    migrated_database: str, migrated_database_url: str
+) -> None:
+    with create_sync_engine(migrated_database).begin() as shared:
+        shared.execute(text("CREATE TABLE IF NOT EXISTS written_by_another_test (id INTEGER)"))
+    with create_sync_engine(migrated_database_url).connect() as own:
+        names = own.scalars(text("SELECT name FROM sqlite_master WHERE type = 'table'")).all()
+    assert "jobs" in names
+    assert "written_by_another_test" not in names

@@ -194,11 +194,12 @@ def test_the_services_migrations_go_only_to_database_urls_database(
     own_migrations: Path, database_url: str, store_database_url: str
 ) -> None:
     migrate_in_process(database_url, store_database_url)
-    orders = Table("orders", metadata, Column("id", Integer, primary_key=True))
+    # A name of the tests' own: the team's tables are in `metadata` too.
+    orders = Table("test_orders", metadata, Column("id", Integer, primary_key=True))
     try:
         before = revisions(database_url)
         # The default configuration: DATABASE_URL's database has no sessions table.
-        script = migrator.new_revision(database_url, "add orders")
+        script = migrator.new_revision(database_url, "add test_orders")
         assert revisions(database_url) == before  # new_migration changes no database
         assert '"sessions"' not in script.read_text()  # nor writes the template's tables
         assert '"jobs"' not in script.read_text()
@@ -206,7 +207,7 @@ def test_the_services_migrations_go_only_to_database_urls_database(
     finally:
         metadata.remove(orders)
     assert script.parent == own_migrations / "service"
-    assert "orders" in table_names(database_url)
+    assert "test_orders" in table_names(database_url)
     assert table_names(store_database_url) == {"sessions", "alembic_version"}
     assert "service_0001" in head_revisions()
     assert revisions(database_url) == set(head_revisions(session_store=False))
@@ -410,7 +411,7 @@ def test_new_migration_writes_the_services_migrations_on_their_own_branch(
     template_heads = head_revisions()
     written, tables = [], []
     try:
-        for name in ("gadgets", "widgets"):
+        for name in ("test_gadgets", "test_widgets"):
             tables.append(Table(name, metadata, Column("id", Integer, primary_key=True)))
             written.append(migrator.new_revision(sqlite_database_url, f"add {name}"))
             migrator.upgrade(sqlite_database_url)
@@ -418,13 +419,13 @@ def test_new_migration_writes_the_services_migrations_on_their_own_branch(
         for table in tables:
             metadata.remove(table)
     first, second = written
-    assert first == migrations / "service" / "service_0001_add_gadgets.py"
-    assert second == migrations / "service" / "service_0002_add_widgets.py"
-    assert 'op.create_table(\n        "gadgets",' in first.read_text()  # ruff-formatted
+    assert first == migrations / "service" / "service_0001_add_test_gadgets.py"
+    assert second == migrations / "service" / "service_0002_add_test_widgets.py"
+    assert 'op.create_table(\n        "test_gadgets",' in first.read_text()  # ruff-formatted
     # The first starts the service's branch from the base; the next follows it.
     assert "down_revision: str | None = None" in first.read_text()
     assert 'branch_labels: str | Sequence[str] | None = ("service",)' in first.read_text()
     assert 'down_revision: str | None = "service_0001"' in second.read_text()
     assert head_revisions() == (*template_heads, "service_0002")
     names = inspect(create_sync_engine(sqlite_database_url)).get_table_names()
-    assert {"gadgets", "widgets"} <= set(names)
+    assert {"test_gadgets", "test_widgets"} <= set(names)

@@ -421,3 +421,15 @@ def test_live_check_fails_a_web_process_that_cannot_boot(
     [verdict] = twelve_factor_check.check(PROJECT, live=True, only={"IX"})
     assert not verdict.ok
     assert "exited 2 while booting" in verdict.evidence
+
+
+@pytest.mark.slow
+def test_live_check_names_the_release_step_when_the_store_is_not_migrated(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    live_environment(monkeypatch, tmp_path)
+    monkeypatch.setenv("SESSION_STORE_URL", f"sqlite:///{tmp_path}/never-migrated.sqlite3")
+    [verdict] = twelve_factor_check.check(PROJECT, live=True, only={"VI"})
+    assert not verdict.ok
+    assert "503" in verdict.evidence
+    assert "has the release step run: bin/admin migrate?" in verdict.evidence

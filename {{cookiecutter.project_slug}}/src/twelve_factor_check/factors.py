@@ -229,15 +229,25 @@ def literals_that_fix(module: Module, value: ast.AST) -> Iterator[ast.Constant]:
             yield literal
 
 
+def web_setting_problems(
+    project: Project, entry: str, variable: str, keys: frozenset[str], action: str
+) -> list[str]:
+    """What is wrong with how the web process takes one server option from a setting:
+    the setting is undeclared, a value reaches the option from elsewhere, or nothing the
+    web process runs sets the option at all."""
+    problems = [] if variable in project.settings else [f"no {variable} setting"]
+    found, sinks = sink_problems(project, project.reachable(entry), keys, variable.lower())
+    problems += sinks
+    if not found:
+        problems.append(f"no module the web process runs ({entry}) {action}")
+    return problems
+
+
 def port_binding(project: Project) -> str:
     """VII: the web process is self-contained and binds the port PORT names: every address
     it binds is made from settings.port, none holds a port number."""
     entry = project.entry_module("web")
-    problems = [] if "PORT" in project.settings else ["no PORT setting"]
-    found, sinks = sink_problems(project, project.reachable(entry), BIND_KEYS, "port")
-    problems += sinks
-    if not found:
-        problems.append(f"no module the web process runs ({entry}) binds an address")
+    problems = web_setting_problems(project, entry, "PORT", BIND_KEYS, "binds an address")
     if any(re.search(r"(^|[:=])\d{2,5}$", word) for word in project.procfile.get("web", [])):
         problems.append("the Procfile's web command names a port number")
     fail_on(problems)
@@ -278,11 +288,9 @@ def runs_as_main(tree: ast.Module) -> bool:
 def concurrency(project: Project) -> str:
     """VIII: scale out by process type; web processes sized by WEB_CONCURRENCY."""
     entry = project.entry_module("web")
-    problems = [] if "WEB_CONCURRENCY" in project.settings else ["no WEB_CONCURRENCY setting"]
-    found, sinks = sink_problems(project, project.reachable(entry), WORKER_KEYS, "web_concurrency")
-    problems += sinks
-    if not found:
-        problems.append(f"no module the web process runs ({entry}) sets its workers")
+    problems = web_setting_problems(
+        project, entry, "WEB_CONCURRENCY", WORKER_KEYS, "sets its workers"
+    )
     types = set(project.procfile) - {"release"}
     entry_points = {project.entry_module(p) for p in types if "-m" in project.procfile[p]}
     tools = {project.module(f"{project.package}.admin"), build_module(project)}

@@ -137,6 +137,9 @@ def shared_session(project: Project) -> str:
         request(second.url(PROBE_PATH), "DELETE", cookie)
     except urllib.error.HTTPError as error:
         detail = error.read().decode(errors="replace")[:200]
+        if error.code == 503:  # the store the settings name is down or not migrated
+            release = " ".join(project.procfile.get("release", ["the release step"]))
+            detail += f" (is the store up, and has the release step run: {release}?)"
         raise Failed(f"live: the session request failed: {error} {detail}") from None
     except urllib.error.URLError as error:
         raise Failed(f"live: the session request failed: {error}") from None
