@@ -27,7 +27,6 @@ LONGEST_FIRST = [
     "update",
     "first_week",
     "generated-everything-on",
-    "generated-defaults",
     "generated-awkward-text",
     "new_machine",
     "ecosystem",

@@ -1,8 +1,10 @@
 """Generated projects pass their own tests and linters, for representative answers.
 
-The three projects below cover every option value and every Python version between them;
-tests/test_render.py shows that the other combinations render the same files as these
-(byte for byte across engines) and verify against the layout manifest.
+The two projects below, with the default answers plus a worker that
+tests/test_first_week.py grows and checks the same way, cover every option value and every
+Python version between them; tests/test_render.py shows that the other combinations
+render the same files as these (byte for byte across engines) and verify against the
+layout manifest.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import pytest
 from helpers import AWKWARD_TEXT, render_cookiecutter, render_copier, run, sync
 
 PROJECTS: dict[str, tuple[str, dict[str, Any]]] = {
-    "defaults": ("cookiecutter", {}),
     "everything-on": (
         "copier",
         {
