@@ -204,10 +204,36 @@ class Corpus:
     team_readme: str
 
 
-def env() -> dict[str, str]:
-    """The project's environment, with this suite's copier first on PATH (bin/update)."""
-    path = f"{Path(sys.executable).parent}{os.pathsep}{PROJECT_ENV['PATH']}"
-    return {**PROJECT_ENV, "PATH": path}
+def env(copier_bin: Path | None = None) -> dict[str, str]:
+    """The project's environment, with this suite's copier (or the one in `copier_bin`)
+    first on PATH, where bin/update takes it."""
+    first = copier_bin or Path(sys.executable).parent
+    return {**PROJECT_ENV, "PATH": f"{first}{os.pathsep}{PROJECT_ENV['PATH']}"}
+
+
+def minimum_copier_version() -> str:
+    declared = yaml.safe_load((TEMPLATE / "copier.yml").read_text(encoding="utf-8"))
+    return str(declared["_min_copier_version"])
+
+
+@pytest.fixture(scope="session")
+def minimum_copier(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of a copier of the oldest version copier.yml admits, installed apart."""
+    venv = tmp_path_factory.mktemp("copier-minimum") / "venv"
+    for command in (
+        ["uv", "venv", "--quiet", "--python", sys.executable, str(venv)],
+        [
+            "uv",
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            str(venv / "bin" / "python"),
+            f"copier=={minimum_copier_version()}",
+        ],
+    ):
+        subprocess.run(command, env=PROJECT_ENV, check=True, capture_output=True)
+    return venv / "bin"
 
 
 def run(project: Path, *cmd: str, **extra: str) -> subprocess.CompletedProcess[str]:
@@ -394,9 +420,12 @@ def template_clone(tmp_path: Path, from_ref: str) -> Path:
     return repo
 
 
-def run_corpus(engine: str, tmp_path: Path, from_ref: str = "HEAD") -> Corpus:
+def run_corpus(
+    engine: str, tmp_path: Path, from_ref: str = "HEAD", copier_bin: Path | None = None
+) -> Corpus:
     """Generate from `from_ref`, grow the project as a team would, take a release of HEAD
-    plus template changes next to every team change with bin/update."""
+    plus template changes next to every team change with bin/update (running the copier
+    in `copier_bin`, else this suite's)."""
     repo = template_clone(tmp_path, from_ref)
     project = generate(engine, repo, tmp_path, "v1")
     team_changes(project, tmp_path)
@@ -405,7 +434,7 @@ def run_corpus(engine: str, tmp_path: Path, from_ref: str = "HEAD") -> Corpus:
     update = subprocess.run(
         ["bin/update", "--defaults", "--vcs-ref", "v2"],
         cwd=project,
-        env=env(),
+        env=env(copier_bin),
         capture_output=True,
         text=True,
         check=False,
@@ -421,13 +450,24 @@ def touched_python_files(project: Path) -> list[str]:
     return sorted(rel for rel in paths if (project / rel).exists())
 
 
-@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize(
+    ("engine", "copier_version"),
+    [(engine, "newest") for engine in ENGINES] + [("copier", "minimum")],
+)
 def test_ordinary_changes_merge_with_a_release_without_conflicts(
-    tmp_path: Path, engine: str
+    tmp_path: Path, engine: str, copier_version: str, request: pytest.FixtureRequest
 ) -> None:
-    corpus = run_corpus(engine, tmp_path)
+    """With the copier this suite runs, and with the oldest one copier.yml admits
+    (`_min_copier_version`: bin/update takes the copier first on PATH)."""
+    copier_bin = request.getfixturevalue("minimum_copier") if copier_version == "minimum" else None
+    corpus = run_corpus(engine, tmp_path, copier_bin=copier_bin)
     project = corpus.project
     assert corpus.update.returncode == 0, corpus.update.stdout + corpus.update.stderr
+    if copier_bin:
+        version = subprocess.run(
+            [copier_bin / "copier", "--version"], capture_output=True, text=True, check=True
+        )
+        assert version.stdout.split()[-1] == minimum_copier_version()
     assert "merged cleanly" in corpus.update.stdout
     assert leftovers(project) == []
     assert yaml.safe_load((project / ".copier-answers.yml").read_text())["_commit"] == "v2"
