@@ -11,15 +11,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from hypothesis import HealthCheck, settings
-from psycopg import sql
-from sqlalchemy.engine import make_url
 
 from {{ cookiecutter.project_slug }}.db import create_sync_engine, metadata, sessions
 from {{ cookiecutter.project_slug }}.migrator import upgrade
@@ -33,6 +29,7 @@ from servers import (
     redis_cluster,
     redis_server,
     started,
+    throwaway_database,
 )
 
 # Every property test: real servers and processes are slow at times (no deadline, no
@@ -128,16 +125,8 @@ def postgres_database_url(postgres_url: str) -> Iterator[str]:
 
     With TEST_DATABASE_URL the role needs the CREATEDB privilege.
     """
-    name = f"test_{uuid.uuid4().hex}"
-    with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(postgres_url, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    with throwaway_database(postgres_url) as url:
+        yield url
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import ssl
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ from urllib.parse import quote
 import psycopg
 import pytest
 import redis
+from psycopg import sql
+from sqlalchemy.engine import make_url
 
 STARTUP_TIMEOUT = 30.0  # seconds; generous for a loaded 2-core CI machine
 
@@ -377,3 +380,20 @@ def own_postgres() -> Iterator[tuple[str, Path]]:
     finally:
         servers.close()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextmanager
+def throwaway_database(server_url: str) -> Iterator[str]:
+    """URL of a fresh, empty database on the PostgreSQL server `server_url` names, made
+    under a random name (safe under pytest-xdist) and dropped afterwards. The role needs
+    the CREATEDB privilege."""
+    name = f"test_{uuid.uuid4().hex}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )

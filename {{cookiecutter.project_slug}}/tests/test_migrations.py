@@ -11,7 +11,6 @@ import shutil
 import sqlite3
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
@@ -21,7 +20,6 @@ import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from psycopg import sql
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -37,7 +35,6 @@ from sqlalchemy import (
     inspect,
     select,
 )
-from sqlalchemy.engine import make_url
 
 from {{ cookiecutter.project_slug }} import migrator
 from {{ cookiecutter.project_slug }}.db import create_sync_engine
@@ -45,6 +42,7 @@ from {{ cookiecutter.project_slug }}.migrator import LOCK_KEY, head_revisions
 from {{ cookiecutter.project_slug }}.tables import metadata
 
 from helpers import ROOT, process_env
+from servers import throwaway_database
 
 ADMIN = ROOT / "bin" / "admin"
 
@@ -95,16 +93,8 @@ def store_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
     if database_url.startswith("sqlite"):
         yield f"sqlite:///{tmp_path / 'sessions.sqlite3'}"
         return
-    name = f"test_{uuid.uuid4().hex}"
-    with psycopg.connect(database_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(database_url, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    with throwaway_database(database_url) as url:
+        yield url
 
 
 @pytest.fixture
