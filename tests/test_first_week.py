@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 from helpers import PROJECT_ENV, render_cookiecutter, render_copier, run
-from updates import edit
+from updates import append, edit
 
 pytestmark = pytest.mark.xdist_group("first_week")
 
@@ -125,12 +125,11 @@ def add_settings(project: Path) -> None:
         "from pydantic_settings import BaseSettings\n",
         "from pydantic import Field\nfrom pydantic_settings import BaseSettings\n",
     )
-    settings.write_text(settings.read_text(encoding="utf-8") + SETTINGS_FIELDS, encoding="utf-8")
+    append(settings, SETTINGS_FIELDS)
     example = project / ".env.example"
     assert "own variables" in example.read_text(encoding="utf-8").splitlines()[-2]
     for dotenv in (example, project / ".env"):
-        with dotenv.open("a", encoding="utf-8") as file:
-            file.write(SETTINGS_VARIABLES)
+        append(dotenv, SETTINGS_VARIABLES)
     (project / "tests" / "test_team_settings.py").write_text(SETTINGS_TEST, encoding="utf-8")
 
 
@@ -158,7 +157,7 @@ def add_orders(project: Path) -> None:
         "from sqlalchemy import Boolean, Column, Integer, Table, Text\n\n"
         "from .db import metadata\n",
     )
-    tables.write_text(tables.read_text(encoding="utf-8") + "\n" + table, encoding="utf-8")
+    append(tables, "\n" + table)
     (project / PACKAGE / "orders.py").write_text('"""Orders."""\n\n' + endpoint, encoding="utf-8")
     routes = project / PACKAGE / "routes.py"
     edit(
@@ -166,10 +165,7 @@ def add_orders(project: Path) -> None:
         "from .config import Settings\n",
         "from . import orders\nfrom .config import Settings\n",
     )
-    routes.write_text(
-        routes.read_text(encoding="utf-8") + "    app.include_router(orders.router)\n",
-        encoding="utf-8",
-    )
+    append(routes, "    app.include_router(orders.router)\n")
     jobs = project / PACKAGE / "jobs.py"
     edit(
         jobs,
@@ -181,7 +177,7 @@ def add_orders(project: Path) -> None:
         "from .job_queue import job\n",
         "from .job_queue import job\nfrom .tables import orders\n",
     )
-    jobs.write_text(jobs.read_text(encoding="utf-8") + "\n\n" + job, encoding="utf-8")
+    append(jobs, "\n\n" + job)
     (project / "tests" / "test_orders.py").write_text('"""Orders."""\n\n' + test, encoding="utf-8")
     # The README's table row: migrate to head, then write the new table's migration.
     run(["bin/admin", "migrate"], project)
